@@ -1,0 +1,102 @@
+"""`memethresher up`: the whole system as child processes on one machine.
+
+Same topology as docker-compose and k8s (API, one Celery worker per queue, beat, Flower), so
+the embedded default and a distributed install run the same code path."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from memethresher_shared.settings import Settings
+
+CELERY = [sys.executable, "-m", "celery"]
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+
+
+def worker(name: str, module: str, queues: str, concurrency: int = 1) -> Child:
+    args = [*CELERY, "-A", module, "worker", "-Q", queues, "-n", f"{name}@%h",
+            "--concurrency", str(concurrency), "--prefetch-multiplier", "1", "--loglevel", "INFO"]  # fmt: skip
+    return Child(name, args)
+
+
+def children(settings: Settings) -> list[Child]:
+    """Every process of the system, in start order."""
+    return [
+        worker("crawler", "memethresher_crawler.tasks", "crawl", concurrency=2),
+        worker("embedder", "memethresher_embedder.tasks", "embed"),
+        worker("trainer", "memethresher_trainer.tasks", "train"),
+        worker("scorer", "memethresher_trainer.tasks", "score"),
+        Child("beat", [*CELERY, "-A", "memethresher_shared.celery_app", "beat", "--loglevel", "INFO",
+                       "-s", str(settings.data_dir / "celerybeat-schedule")]),  # fmt: skip
+        Child("flower", [*CELERY, "-A", "memethresher_shared.celery_app", "flower",
+                         f"--port={settings.flower_port}", f"--address={settings.host}"]),  # fmt: skip
+        Child("api", [sys.executable, "-m", "uvicorn", "--factory", "memethresher_api.main:create_app",
+                      "--host", settings.host, "--port", str(settings.port), "--log-level", "warning"]),  # fmt: skip
+    ]
+
+
+@dataclass
+class Supervisor:
+    """Starts children with their output in `<data>/logs/`, and stops them all, newest first."""
+
+    log_dir: Path
+    env: dict[str, str]
+    running: list[Child] = field(default_factory=list)
+
+    def start(self, child: Child) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        child.log = self.log_dir / f"{child.name}.log"
+        with child.log.open("ab") as log:
+            # A session of its own: Ctrl-C reaches only `up`, which then stops children in order.
+            child.process = subprocess.Popen(
+                child.args, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        self.running.append(child)
+
+    def dead(self) -> list[Child]:
+        return [c for c in self.running if c.process is not None and c.process.poll() is not None]
+
+    def stop_all(self, timeout_s: float = 20.0) -> None:
+        for child in reversed(self.running):
+            if child.process and child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for child in reversed(self.running):
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+        self.running.clear()
+
+
+def wait_for_http(url: str, timeout_s: float, supervisor: Supervisor) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if dead := supervisor.dead():
+            raise RuntimeError(f"{dead[0].name} exited early; see {dead[0].log}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout_s:.0f}s")

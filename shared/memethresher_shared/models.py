@@ -1,0 +1,214 @@
+"""The tables. Every schema change goes through an Alembic migration in `shared/migrations/`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# Named constraints so Alembic migrations are the same on SQLite (batch mode) and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Source(Base):
+    """Where memes come from: a folder, or a Reddit listing (subreddits, multireddit, user)."""
+
+    __tablename__ = "sources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "folder" | "reddit"
+    target: Mapped[str] = mapped_column(String(512))  # folder path, or "r/a+b", "user/NAME/m/MULTI"
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # sort, time window, watch, ...
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    interval_s: Mapped[int] = mapped_column(Integer, default=3600)
+    last_crawl_at: Mapped[datetime | None]
+    last_result: Mapped[dict[str, Any] | None]  # counts and the error, if any, of the last crawl
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("kind", "target"),)
+
+
+class Post(Base):
+    """One item of a source: a Reddit post or a file in a folder. It may carry several images."""
+
+    __tablename__ = "posts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(512), unique=True)  # Reddit fullname "t3_x", or "file:<path>"
+    subreddit: Mapped[str | None] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(128))
+    permalink: Mapped[str | None] = mapped_column(String(1024))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    created_utc: Mapped[datetime | None]
+    reddit_score: Mapped[int | None]
+    skip_reason: Mapped[str | None] = mapped_column(String(256))  # why nothing was taken from it
+    crawled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Meme(Base):
+    """One distinct image (unique by sha256), however many posts carry it."""
+
+    __tablename__ = "memes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    storage_key: Mapped[str] = mapped_column(String(256))  # path inside the image store
+    title: Mapped[str] = mapped_column(Text, default="")  # from the first post that carried it
+    subreddit: Mapped[str | None] = mapped_column(String(128))
+    format: Mapped[str] = mapped_column(String(16))  # "JPEG", "PNG", ...
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    byte_size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)  # new|embedded|failed
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PostMeme(Base):
+    """Which images a post carries, in order (a gallery has several)."""
+
+    __tablename__ = "post_memes"
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    meme_id: Mapped[int] = mapped_column(ForeignKey("memes.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Embedding(Base):
+    """An L2-normalised float16 vector of one meme under one encoder."""
+
+    __tablename__ = "embeddings"
+    meme_id: Mapped[int] = mapped_column(ForeignKey("memes.id", ondelete="CASCADE"), primary_key=True)
+    encoder: Mapped[str] = mapped_column(String(128), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float16, little-endian, `dim` values
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModelVersion(Base):
+    """A trained ensemble: its config, metrics, the encoder it was trained on, and its weights."""
+
+    __tablename__ = "model_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    encoder: Mapped[str] = mapped_column(String(128), index=True)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    artifact: Mapped[str] = mapped_column(String(512))  # folder in the store holding the weights
+    n_ratings: Mapped[int] = mapped_column(Integer, default=0)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrainingMetric(Base):
+    """One point of a loss curve."""
+
+    __tablename__ = "training_metrics"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    train_loss: Mapped[float | None] = mapped_column(Float)
+    val_loss: Mapped[float | None] = mapped_column(Float)
+    val_accuracy: Mapped[float | None] = mapped_column(Float)
+
+
+class AcquisitionBatch(Base):
+    """Pairs the model chose to be rated next, and why."""
+
+    __tablename__ = "acquisition_batches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), index=True)
+    strategy: Mapped[str] = mapped_column(String(32))  # variance | uncertainty | bald | random
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AcquisitionPair(Base):
+    __tablename__ = "acquisition_pairs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("acquisition_batches.id", ondelete="CASCADE"), index=True)
+    a_id: Mapped[int] = mapped_column(ForeignKey("memes.id", ondelete="CASCADE"))
+    b_id: Mapped[int] = mapped_column(ForeignKey("memes.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    acquisition: Mapped[float] = mapped_column(Float)  # the strategy's value for this pair
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | rated | skipped
+    __table_args__ = (UniqueConstraint("batch_id", "a_id", "b_id"),)
+
+
+class Rating(Base):
+    """One judgement: which of two memes is better, on the 5-point scale a+/a/tie/b/b+."""
+
+    __tablename__ = "ratings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    a_id: Mapped[int] = mapped_column(ForeignKey("memes.id", ondelete="CASCADE"), index=True)
+    b_id: Mapped[int] = mapped_column(ForeignKey("memes.id", ondelete="CASCADE"), index=True)
+    choice: Mapped[str] = mapped_column(String(4))
+    axis: Mapped[str] = mapped_column(String(32), default="overall")
+    origin: Mapped[str] = mapped_column(String(16), default="random")  # random | acquisition
+    acquisition_pair_id: Mapped[int | None] = mapped_column(
+        ForeignKey("acquisition_pairs.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Score(Base):
+    """A meme's score under one model version: the ensemble mean and its spread."""
+
+    __tablename__ = "scores"
+    meme_id: Mapped[int] = mapped_column(ForeignKey("memes.id", ondelete="CASCADE"), primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    mean: Mapped[float] = mapped_column(Float)
+    spread: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("ix_scores_version_mean", "model_version_id", "mean"),)
+
+
+class CurationItem(Base):
+    """A high-scoring meme waiting for the user to keep (with a name) or discard."""
+
+    __tablename__ = "curation_queue"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meme_id: Mapped[int] = mapped_column(ForeignKey("memes.id", ondelete="CASCADE"), unique=True)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"))
+    score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|kept|discarded
+    name: Mapped[str | None] = mapped_column(String(256))
+    library_path: Mapped[str | None] = mapped_column(String(1024))  # file name inside LIBRARY_DIR
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+
+class EvaluationLabel(Base):
+    """The user's good/bad verdict on a random meme, for measuring a model."""
+
+    __tablename__ = "evaluation_labels"
+    meme_id: Mapped[int] = mapped_column(ForeignKey("memes.id", ondelete="CASCADE"), primary_key=True)
+    good: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,56 @@
+"""Typed settings shared by every service, read from `MEMETHRESHER_*` environment variables.
+
+Settings are built on first use through `get_settings()`, never at import, so tests and
+`memethresher up` can set the environment first and call `get_settings.cache_clear()`.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "MEMETHRESHER_"
+
+# The 5-point rating scale; the trainer maps each choice to a soft target.
+CHOICES = ("a+", "a", "tie", "b", "b+")
+
+
+class Settings(BaseSettings):
+    """Settings every service needs; each service adds its own class for the rest."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str = "sqlite:///./data/memethresher.db"
+    # Empty means "start an embedded Redis" (only `memethresher up` does that).
+    broker_url: str = ""
+    storage: Path = Path("./data/images")
+    # Encoder id "<architecture>:<weights tag>", as in open_clip; see the embedder's registry.
+    embedder: str = "efficientnet_lite0:imagenet"
+    library_dir: Path = Path("./data/library")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    flower_port: int = Field(default=5555, ge=0, le=65535)
+
+    embed_batch_size: int = Field(default=32, ge=1)
+    retrain_every: int = Field(default=20, ge=1, description="new ratings that trigger a retrain")
+    acquisition_batch_size: int = Field(default=64, ge=2)
+    curation_top_fraction: float = Field(default=0.05, gt=0, le=1)
+    near_duplicate_cosine: float = Field(default=0.95, gt=0, le=1)
+    # An unacknowledged task (its worker vanished) goes back on its queue after this long.
+    task_visibility_timeout_s: int = Field(default=900, ge=10)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        if not url.startswith(("sqlite", "postgresql")):
+            raise ValueError("MEMETHRESHER_DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL")
+        return url
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,32 @@
+"""Task names and the queues they run on.
+
+Services enqueue each other's work by name (`app.send_task(EMBED_BATCH, ...)`), so no
+service imports another's code. The prefix before the dot routes the task to its queue.
+"""
+
+CRAWL_QUEUE = "crawl"
+EMBED_QUEUE = "embed"
+TRAIN_QUEUE = "train"
+SCORE_QUEUE = "score"
+QUEUES = (CRAWL_QUEUE, EMBED_QUEUE, TRAIN_QUEUE, SCORE_QUEUE)
+
+# crawler
+CRAWL_SOURCE = "crawler.crawl_source"  # (source_id: int)
+CRAWL_DUE_SOURCES = "crawler.crawl_due_sources"  # () — beat: enqueue crawl_source for every due source
+
+# embedder
+EMBED_BATCH = "embedder.embed_batch"  # (meme_ids: list[int], encoder: str | None)
+EMBED_MISSING = "embedder.embed_missing"  # () — re-embed memes with no vector for the current encoder
+
+# trainer: training and acquisition
+TRAIN = "trainer.train"  # (encoder: str | None) — coalesced, one at a time per encoder
+# trainer: scoring
+SCORE_MEMES = "scorer.score_memes"  # (meme_ids: list[int]) — score newly embedded memes with the current model
+SCORE_ALL = "scorer.score_all"  # () — rescore everything with the current model, refill curation
+
+ROUTES = {
+    "crawler.*": {"queue": CRAWL_QUEUE},
+    "embedder.*": {"queue": EMBED_QUEUE},
+    "trainer.*": {"queue": TRAIN_QUEUE},
+    "scorer.*": {"queue": SCORE_QUEUE},
+}
