@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import redis
 import sqlalchemy as sa
-
 from memethresher_shared import coordination, db
 from memethresher_shared.embedded_redis import EmbeddedRedis
 from memethresher_shared.migrate import upgrade
@@ -90,6 +89,7 @@ def _make_env(tmp_path: Path, database_url: str, broker_url: str, monkeypatch: p
         "MEMETHRESHER_BROKER_URL": broker_url,
         "MEMETHRESHER_STORAGE": str(storage),
         "MEMETHRESHER_LIBRARY_DIR": str(library),
+        "MEMETHRESHER_METRICS_PORT": "0",  # many test workers on one host: no metrics endpoints
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)

@@ -8,7 +8,9 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
-from celery import Celery
+import redis
+from celery import Celery, Task
+from sqlalchemy.exc import OperationalError
 
 from memethresher_shared import tasks
 from memethresher_shared.settings import get_settings
@@ -34,7 +36,12 @@ def celery_config() -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": settings.task_visibility_timeout_s},
+        "broker_transport_options": {
+            "visibility_timeout": settings.task_visibility_timeout_s,
+            # Sweep for tasks of vanished workers often enough to honour the timeout above.
+            "unacked_restore_interval": max(1, min(10, settings.task_visibility_timeout_s // 3)),
+            "unacked_restore_throttle": 1,
+        },
         "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}},
         "worker_hijack_root_logger": False,
         "beat_schedule": {
@@ -60,7 +67,19 @@ class _LazyConfig(Mapping[str, Any]):
         return len(self._data)
 
 
-app = Celery("memethresher")
+class MemeThresherTask(Task):  # type: ignore[misc]
+    """Base of every task: a dropped database or broker connection is retried with backoff, not lost.
+
+    Safe because every task is idempotent."""
+
+    autoretry_for = (OperationalError, redis.ConnectionError, redis.TimeoutError)
+    retry_backoff = 1
+    retry_backoff_max = 30
+    retry_jitter = True
+    max_retries = 8
+
+
+app = Celery("memethresher", task_cls=MemeThresherTask)
 app.config_from_object(_LazyConfig())
 
 

@@ -50,6 +50,7 @@ def up(demo: bool) -> None:
     from memethresher_shared.embedded_redis import EmbeddedRedis
     from memethresher_shared.launcher import Supervisor, children, wait_for_http
     from memethresher_shared.migrate import upgrade
+    from memethresher_shared.observability import get_observability_settings
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,7 @@ def up(demo: bool) -> None:
     exit_code = 0
     try:
         upgrade(settings.database_url)
-        for child in children(settings):
+        for child in children(settings, get_observability_settings().metrics_port):
             supervisor.start(child)
         base = f"http://{settings.host}:{settings.port}"
         wait_for_http(f"{base}/healthz", 120, supervisor)
@@ -126,3 +127,6 @@ def _add_service_commands() -> None:
 
 
 _add_service_commands()
+
+if __name__ == "__main__":
+    main()

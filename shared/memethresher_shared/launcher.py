@@ -24,23 +24,29 @@ CELERY = [sys.executable, "-m", "celery"]
 class Child:
     name: str
     args: list[str]
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
 
 
-def worker(name: str, module: str, queues: str, concurrency: int = 1) -> Child:
+def worker(name: str, module: str, queues: str, metrics_port: int, data_dir: Path, concurrency: int = 1) -> Child:
     args = [*CELERY, "-A", module, "worker", "-Q", queues, "-n", f"{name}@%h",
             "--concurrency", str(concurrency), "--prefetch-multiplier", "1", "--loglevel", "INFO"]  # fmt: skip
-    return Child(name, args)
+    # Workers on one host each need their own metrics port and multiprocess folder.
+    env = {"MEMETHRESHER_METRICS_PORT": str(metrics_port),
+           "PROMETHEUS_MULTIPROC_DIR": str((data_dir / "prometheus" / name).resolve())}  # fmt: skip
+    return Child(name, args, env)
 
 
-def children(settings: Settings) -> list[Child]:
-    """Every process of the system, in start order."""
+def children(settings: Settings, metrics_port: int = 9100) -> list[Child]:
+    """Every process of the system, in start order. Worker i serves metrics on `metrics_port + i` (0: off)."""
+    port = (lambda i: metrics_port + i if metrics_port else 0)  # noqa: E731
+    data = settings.data_dir
     return [
-        worker("crawler", "memethresher_crawler.tasks", "crawl", concurrency=2),
-        worker("embedder", "memethresher_embedder.tasks", "embed"),
-        worker("trainer", "memethresher_trainer.tasks", "train"),
-        worker("scorer", "memethresher_trainer.tasks", "score"),
+        worker("crawler", "memethresher_crawler.tasks", "crawl", port(1), data, concurrency=2),
+        worker("embedder", "memethresher_embedder.tasks", "embed", port(2), data),
+        worker("trainer", "memethresher_trainer.tasks", "train", port(3), data),
+        worker("scorer", "memethresher_trainer.tasks", "score", port(4), data),
         Child("beat", [*CELERY, "-A", "memethresher_shared.celery_app", "beat", "--loglevel", "INFO",
                        "-s", str(settings.data_dir / "celerybeat-schedule")]),  # fmt: skip
         Child("flower", [*CELERY, "-A", "memethresher_shared.celery_app", "flower",
@@ -64,8 +70,8 @@ class Supervisor:
         with child.log.open("ab") as log:
             # A session of its own: Ctrl-C reaches only `up`, which then stops children in order.
             child.process = subprocess.Popen(
-                child.args, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                child.args, env={**self.env, **child.env}, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         self.running.append(child)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-
 from memethresher_shared.migrate import downgrade, upgrade
 from memethresher_shared.models import Base
 

@@ -1,0 +1,167 @@
+"""Faults survived with real processes: nothing is lost when workers, Redis or database connections die."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+import sqlalchemy as sa
+from celery import Celery
+from memethresher_shared import tasks
+from memethresher_shared.db import session_scope
+from memethresher_shared.embedded_redis import EmbeddedRedis
+from memethresher_shared.models import Embedding, Meme, Rating
+
+from tests.conftest import REPO, Env, wait_until
+from tests.integration.memes import add_sample_memes
+from tests.integration.rater import free_port, wait_for_stats
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A Redis of this test's own, persisted, so the test can restart it."""
+    server = EmbeddedRedis(tmp_path / "redis", persist=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+def sender(broker_url: str) -> Celery:
+    app = Celery("fault-test", broker=broker_url)
+    app.conf.task_routes = tasks.ROUTES
+    return app
+
+
+def embedded_count(env: Env) -> int:
+    with session_scope() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(Embedding)) or 0
+
+
+def kill_tree(pid: int) -> None:
+    process = psutil.Process(pid)
+    for proc in [process, *process.children(recursive=True)]:
+        proc.send_signal(signal.SIGKILL)
+
+
+def test_embed_worker_killed_mid_batch_loses_nothing(env: Env, own_redis: EmbeddedRedis, start_worker) -> None:
+    ids = add_sample_memes(env.root / "memes", 48)
+    variables = {**env.vars, "MEMETHRESHER_BROKER_URL": own_redis.url, "MEMETHRESHER_TASK_VISIBILITY_TIMEOUT_S": "10",
+                 "MEMETHRESHER_TORCH_THREADS": "1", "MEMETHRESHER_EMBED_MODEL_BATCH": "4"}  # fmt: skip
+    first = start_worker("memethresher_embedder.tasks", "embed", variables, name="doomed")
+    sender(own_redis.url).send_task(tasks.EMBED_BATCH, args=[ids])
+    wait_until(lambda: "embedder.embed_batch" in first.output(), 30, message="the batch to start")
+    time.sleep(1.0)
+    kill_tree(first.process.pid)
+    first.process.wait(10)
+    assert embedded_count(env) == 0, "the batch finished before the kill; the test proves nothing"
+
+    start_worker("memethresher_embedder.tasks", "embed", variables, name="survivor")
+    wait_until(lambda: embedded_count(env) == len(ids), 120, message="every meme embedded after the kill")
+    with session_scope() as session:
+        statuses = session.scalars(sa.select(Meme.status)).all()
+        rows = session.execute(sa.select(Embedding.meme_id, Embedding.encoder)).all()
+    assert set(statuses) == {"embedded"}
+    assert len(rows) == len(set(rows)) == len(ids)
+
+
+def test_redis_restart_during_crawl_and_embedding_loses_nothing(env: Env, own_redis: EmbeddedRedis,
+                                                              start_worker) -> None:  # fmt: skip
+    from memethresher_shared.samples import write_samples
+    from memethresher_shared.sources import add_source
+
+    folder = env.root / "incoming"
+    write_samples(folder, 60, seed=11)
+    with session_scope() as session:
+        source_id = add_source(session, "folder", str(folder)).id
+    variables = {**env.vars, "MEMETHRESHER_BROKER_URL": own_redis.url, "MEMETHRESHER_TORCH_THREADS": "1",
+                 "MEMETHRESHER_EMBED_BATCH_SIZE": "8"}  # fmt: skip
+    start_worker("memethresher_crawler.tasks", "crawl", variables)
+    start_worker("memethresher_embedder.tasks", "embed", variables)
+    sender(own_redis.url).send_task(tasks.CRAWL_SOURCE, args=[source_id])
+    wait_until(lambda: 0 < embedded_count(env), 120, message="embedding to begin")
+    own_redis.stop()
+    time.sleep(2)
+    own_redis.start()
+    wait_until(lambda: embedded_count(env) == 60, 240, message="all 60 memes embedded after the restart")
+    with session_scope() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Meme)) == 60
+
+
+@pytest.mark.postgres
+def test_dropped_postgres_connections_are_retried(pg_env: Env, own_redis: EmbeddedRedis, start_worker) -> None:
+    ids = add_sample_memes(pg_env.root / "memes", 40)
+    variables = {**pg_env.vars, "MEMETHRESHER_BROKER_URL": own_redis.url, "MEMETHRESHER_TORCH_THREADS": "1"}
+    start_worker("memethresher_embedder.tasks", "embed", variables)
+    app = sender(own_redis.url)
+    for start in range(0, len(ids), 8):
+        app.send_task(tasks.EMBED_BATCH, args=[ids[start : start + 8]])
+    database = pg_env.database_url.rsplit("/", 1)[1]
+    admin = sa.create_engine(pg_env.database_url, isolation_level="AUTOCOMMIT")
+    stop = threading.Event()
+
+    def drop_connections() -> None:
+        while not stop.is_set():
+            with admin.connect() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE datname = :db AND pid <> pg_backend_pid()"), {"db": database})  # fmt: skip
+            time.sleep(0.7)
+
+    killer = threading.Thread(target=drop_connections, daemon=True)
+    killer.start()
+    try:
+        wait_until(lambda: embedded_count(pg_env) >= 8, 120, message="embedding under dropped connections")
+    finally:
+        stop.set()
+        killer.join()
+        admin.dispose()
+    wait_until(lambda: embedded_count(pg_env) == len(ids), 120, message="every batch completed after retries")
+
+
+def test_acknowledged_ratings_survive_restarts(env: Env, own_redis: EmbeddedRedis) -> None:
+    ids = add_sample_memes(env.root / "memes", 6)
+    with session_scope() as session:
+        session.execute(sa.update(Meme).values(status="embedded"))
+    port = free_port()
+    variables = {**env.vars, "MEMETHRESHER_BROKER_URL": own_redis.url, "MEMETHRESHER_RETRAIN_EVERY": "3"}
+
+    def start_api() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "memethresher_api.main:create_app",
+                                 "--port", str(port)], env=variables, cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+    api = start_api()
+    acknowledged = []
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            wait_for_stats(client, lambda s: True, 60)
+            for index in range(12):
+                if index == 6:
+                    own_redis.stop()  # the broker vanishes mid-session: ratings must still be taken
+                response = client.post("/api/ratings", json={"a": ids[index % 6], "b": ids[(index + 1) % 6],
+                                                             "choice": "a"})  # fmt: skip
+                if response.status_code == 201:
+                    acknowledged.append(response.json()["id"])
+            os.kill(api.pid, signal.SIGKILL)
+            api.wait(10)
+            own_redis.start()
+            api = start_api()
+            stats = wait_for_stats(client, lambda s: True, 60)
+    finally:
+        api.terminate()
+        api.wait(20)
+    assert len(acknowledged) == 12
+    assert stats["ratings"] == 12
+    with session_scope() as session:
+        stored = set(session.scalars(sa.select(Rating.id)).all())
+    assert set(acknowledged) <= stored
