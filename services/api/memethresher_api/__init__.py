@@ -1,0 +1,1 @@
+"""MemeThresher API: rating, curation, evaluation and dashboard pages; REST + OpenAPI."""

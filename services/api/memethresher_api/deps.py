@@ -1,0 +1,53 @@
+"""Request dependencies: a database session per request, the settings, and field errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, NoReturn, TypeVar
+
+from fastapi import Depends, HTTPException, Path
+from memethresher_shared.db import session_scope
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from memethresher_api.settings import ApiSettings, get_api_settings
+
+T = TypeVar("T")
+
+
+def get_db() -> Iterator[Session]:
+    with session_scope() as session:
+        yield session
+
+
+async def api_settings() -> ApiSettings:
+    """Async so FastAPI calls it on the event loop instead of hopping to a thread for a cached value."""
+    return get_api_settings()
+
+
+async def in_session(work: Callable[..., T], *args: Any) -> T:
+    """Run `work(session, *args)` in one worker thread inside one transaction (the hot endpoints)."""
+
+    def run() -> T:
+        with session_scope() as session:
+            return work(session, *args)
+
+    return await run_in_threadpool(run)
+
+
+# scope="function": commit before the response goes out, so a client that saw 200 and asks
+# again reads what it just changed (and a failed commit is an error, not a silent success).
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+SettingsDep = Annotated[ApiSettings, Depends(api_settings)]
+# Database ids are 32-bit on PostgreSQL; anything else is a 422 naming the path parameter.
+IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def field_error(location: str, field: str, message: str, status: int = 422) -> NoReturn:
+    """Raise a 4xx shaped like FastAPI's own validation errors, naming the field."""
+    detail: list[dict[str, Any]] = [{"loc": [location, field], "msg": message, "type": "value_error"}]
+    raise HTTPException(status_code=status, detail=detail)
+
+
+def not_found(what: str) -> NoReturn:
+    raise HTTPException(status_code=404, detail=what)

@@ -1,0 +1,51 @@
+"""The FastAPI application: `uvicorn --factory memethresher_api.main:create_app`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from memethresher_api import broker
+from memethresher_api.deps import SessionDep, SettingsDep
+from memethresher_api.routes import admin, curation, evaluation, images, pages, rating
+from memethresher_api.schemas import HealthOut
+from memethresher_api.security import SecurityMiddleware
+from memethresher_api.settings import get_api_settings
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app() -> FastAPI:
+    """Build the app; settings are read now, not at import."""
+    settings = get_api_settings()
+    if settings.needs_token and not settings.api_token:
+        raise RuntimeError(
+            f"MEMETHRESHER_HOST is {settings.host!r}, not loopback: set MEMETHRESHER_API_TOKEN so only you can use it"
+        )
+    app = FastAPI(
+        title="MemeThresher",
+        version="0.1.0",
+        description="Rate pairs of memes, curate the best, evaluate the model. Images are served by meme id.",
+    )
+    app.add_middleware(SecurityMiddleware, token=settings.api_token if settings.needs_token else "")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (rating, curation, evaluation, admin, images, pages):
+        app.include_router(module.router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], response_model=HealthOut, tags=["health"])
+    return app
+
+
+def healthz(session: SessionDep, settings: SettingsDep) -> JSONResponse:
+    """200 when the database answers; reports whether the broker is reachable too."""
+    try:
+        session.execute(text("SELECT 1"))
+        database = True
+    except Exception:
+        database = False
+    reachable = broker.broker_reachable(settings.broker_url)
+    body = HealthOut(status="ok" if database and reachable else "degraded", database=database, broker=reachable)
+    return JSONResponse(body.model_dump(), status_code=200 if database else 503)

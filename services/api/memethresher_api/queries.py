@@ -1,0 +1,96 @@
+"""Reads shared by several pages: the current model, meme summaries, counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from memethresher_shared.models import (
+    AcquisitionBatch,
+    AcquisitionPair,
+    CurationItem,
+    Embedding,
+    Meme,
+    ModelVersion,
+    Rating,
+    Score,
+)
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from memethresher_api.schemas import MemeOut, StatsOut
+
+
+def current_model(session: Session, encoder: str) -> ModelVersion | None:
+    return session.scalar(
+        select(ModelVersion)
+        .where(ModelVersion.encoder == encoder, ModelVersion.is_current.is_(True))
+        .order_by(ModelVersion.id.desc())
+        .limit(1)
+    )
+
+
+def meme_out(meme: Meme) -> MemeOut:
+    return MemeOut(
+        id=meme.id,
+        image_url=f"/api/memes/{meme.id}/image",
+        thumb_url=f"/api/memes/{meme.id}/thumb/1024",
+        title=meme.title or "",
+        subreddit=meme.subreddit,
+    )
+
+
+def memes_by_id(session: Session, ids: Iterable[int]) -> dict[int, Meme]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {m.id: m for m in session.scalars(select(Meme).where(Meme.id.in_(wanted)))}
+
+
+def _count(session: Session, statement) -> int:  # type: ignore[no-untyped-def]
+    return int(session.scalar(statement) or 0)
+
+
+def stats(session: Session, encoder: str) -> StatsOut:
+    model = current_model(session, encoder)
+    scored = 0
+    if model is not None:
+        scored = _count(session, select(func.count()).where(Score.model_version_id == model.id))
+    return StatsOut(
+        memes=_count(session, select(func.count(Meme.id))),
+        embedded=_count(session, select(func.count()).where(Embedding.encoder == encoder)),
+        failed=_count(session, select(func.count(Meme.id)).where(Meme.status == "failed")),
+        ratings=_count(session, select(func.count(Rating.id))),
+        model_versions=_count(session, select(func.count(ModelVersion.id))),
+        scored=scored,
+        curation_pending=_count(session, select(func.count(CurationItem.id)).where(CurationItem.status == "pending")),
+        library=_count(session, select(func.count(CurationItem.id)).where(CurationItem.status == "kept")),
+    )
+
+
+def ratings_since(session: Session, since: datetime) -> int:
+    return _count(session, select(func.count(Rating.id)).where(Rating.created_at >= since))
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def start_of_today() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def pending_in_newest_batch(session: Session, encoder: str) -> int:
+    newest = session.scalar(
+        select(func.max(AcquisitionBatch.id))
+        .join(ModelVersion, ModelVersion.id == AcquisitionBatch.model_version_id)
+        .where(ModelVersion.encoder == encoder)
+    )
+    if newest is None:
+        return 0
+    return _count(
+        session,
+        select(func.count(AcquisitionPair.id)).where(
+            AcquisitionPair.batch_id == newest, AcquisitionPair.status == "pending"
+        ),
+    )

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per page and its JSON endpoints."""

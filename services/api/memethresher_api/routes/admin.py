@@ -1,0 +1,136 @@
+"""JSON endpoints of the dashboard, sources and models pages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Query
+from memethresher_shared import coordination, sources, tasks
+from memethresher_shared.celery_app import send
+from memethresher_shared.models import Meme, ModelVersion, Source
+from sqlalchemy import select, update
+
+from memethresher_api import broker, queries
+from memethresher_api.deps import IdPath, SessionDep, SettingsDep, field_error
+from memethresher_api.schemas import ModelVersionOut, QueuedOut, SourceIn, SourceOut, SourcePatch
+
+router = APIRouter(prefix="/api", tags=["admin"])
+log = logging.getLogger(__name__)
+
+
+def _enqueue(what: str, action: Any) -> QueuedOut:
+    """Run `action` (which enqueues work); a broker problem is reported, not raised as a 5xx."""
+    try:
+        result = action()
+    except Exception as error:
+        log.warning("could not queue %s", what, exc_info=True)
+        return QueuedOut(queued=False, detail=f"could not queue {what}: broker unreachable ({type(error).__name__})")
+    if result is False:
+        return QueuedOut(queued=False, detail=f"{what} is already queued")
+    return QueuedOut(queued=True, detail=f"{what} queued")
+
+
+@router.get("/dashboard", response_model=dict[str, Any])
+def dashboard(session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """Counts, queue depths from the broker, and live workers."""
+    reachable = broker.broker_reachable(settings.broker_url)
+    return {
+        "stats": queries.stats(session, settings.embedder).model_dump(),
+        "broker_reachable": reachable,
+        "queues": broker.queue_depths(settings.broker_url) if reachable else None,
+        "workers": broker.live_workers(settings.worker_ping_timeout_s) if reachable else None,
+        "flower_port": settings.flower_port,
+    }
+
+
+@router.get("/memes/failed", response_model=list[dict[str, Any]])
+def failed_memes(session: SessionDep, limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Meme).where(Meme.status == "failed").order_by(Meme.id.desc()).limit(limit))
+    return [{"id": m.id, "title": m.title, "reason": m.failure_reason} for m in rows]
+
+
+@router.post("/memes/{meme_id}/retry", response_model=QueuedOut)
+def retry_meme(meme_id: IdPath, session: SessionDep, settings: SettingsDep) -> QueuedOut:
+    """Reset a failed meme to new and queue it for embedding again."""
+    meme = session.get(Meme, meme_id)
+    if meme is None:
+        field_error("path", "meme_id", f"no meme {meme_id}", status=404)
+    meme.status, meme.failure_reason = "new", None
+    session.commit()
+    return _enqueue(f"embedding of meme {meme_id}", lambda: send(tasks.EMBED_BATCH, [meme_id], settings.embedder))
+
+
+def _source_out(source: Source) -> SourceOut:
+    return SourceOut.model_validate(source, from_attributes=True)
+
+
+@router.get("/sources", response_model=list[SourceOut])
+def list_sources(session: SessionDep) -> list[SourceOut]:
+    return [_source_out(s) for s in session.scalars(select(Source).order_by(Source.id))]
+
+
+@router.post("/sources", response_model=SourceOut, status_code=201)
+def add_source(body: SourceIn, session: SessionDep) -> SourceOut:
+    """Add a subreddit (`r/a+b`), multireddit (`user/NAME/m/MULTI`), user, or folder source."""
+    try:
+        source = sources.add_source(session, body.kind, body.target, **body.options)
+    except ValueError as error:
+        field_error("body", "target" if "target" in str(error) or "folder" in str(error) else "options", str(error))
+    except TypeError as error:
+        field_error("body", "options", str(error))
+    session.flush()
+    return _source_out(source)
+
+
+@router.patch("/sources/{source_id}", response_model=SourceOut)
+def patch_source(source_id: IdPath, body: SourcePatch, session: SessionDep) -> SourceOut:
+    """Enable or disable a source."""
+    source = session.get(Source, source_id)
+    if source is None:
+        field_error("path", "source_id", f"no source {source_id}", status=404)
+    source.enabled = body.enabled
+    session.flush()
+    return _source_out(source)
+
+
+@router.post("/sources/{source_id}/crawl", response_model=QueuedOut)
+def crawl_now(source_id: IdPath, session: SessionDep) -> QueuedOut:
+    if session.get(Source, source_id) is None:
+        field_error("path", "source_id", f"no source {source_id}", status=404)
+    return _enqueue(f"crawl of source {source_id}", lambda: send(tasks.CRAWL_SOURCE, source_id))
+
+
+@router.get("/models", response_model=list[ModelVersionOut])
+def list_models(session: SessionDep) -> list[ModelVersionOut]:
+    rows = session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc()))
+    return [ModelVersionOut.model_validate(m, from_attributes=True) for m in rows]
+
+
+@router.post("/models/{model_version_id}/current", response_model=ModelVersionOut)
+def make_current(model_version_id: IdPath, session: SessionDep) -> ModelVersionOut:
+    """Make this version the one that scores and curates for its encoder."""
+    model = session.get(ModelVersion, model_version_id)
+    if model is None:
+        field_error("path", "model_version_id", f"no model version {model_version_id}", status=404)
+    session.execute(update(ModelVersion).where(ModelVersion.encoder == model.encoder).values(is_current=False))
+    model.is_current = True
+    session.commit()
+    # Scores and the curation queue follow the current model.
+    _enqueue("a rescore with the new current model", lambda: send(tasks.SCORE_ALL))
+    return ModelVersionOut.model_validate(model, from_attributes=True)
+
+
+@router.post("/models/retrain", response_model=QueuedOut)
+def retrain(settings: SettingsDep) -> QueuedOut:
+    return _enqueue("a retrain", lambda: coordination.request_retrain(coordination.redis_client(), settings.embedder))
+
+
+@router.post("/models/sweep", response_model=QueuedOut)
+def sweep() -> QueuedOut:
+    return _enqueue("a hyperparameter sweep", lambda: send("trainer.sweep"))
+
+
+@router.post("/models/rescore", response_model=QueuedOut)
+def rescore() -> QueuedOut:
+    return _enqueue("a rescore of every meme", lambda: send(tasks.SCORE_ALL))

@@ -1,0 +1,48 @@
+"""JSON endpoints of the curation page: the best pending meme, keep, discard, undo."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from memethresher_shared.store import get_store
+
+from memethresher_api import curation
+from memethresher_api.deps import IdPath, SessionDep, SettingsDep, not_found
+from memethresher_api.schemas import CurationItemOut, KeepIn
+
+router = APIRouter(prefix="/api/curation", tags=["curation"])
+
+
+@router.get("/next", response_model=CurationItemOut, responses={404: {"description": "Nothing pending"}})
+def next_item(session: SessionDep, settings: SettingsDep) -> CurationItemOut:
+    """The highest-scoring pending meme, with a kept near-duplicate if there is one."""
+    item = curation.next_item(session)
+    if item is None:
+        not_found("nothing is waiting for curation; it fills after the model scores memes")
+    return curation.item_out(session, item, settings.embedder, settings.near_duplicate_cosine)
+
+
+@router.post("/{item_id}/keep", response_model=CurationItemOut)
+def keep(item_id: IdPath, body: KeepIn, session: SessionDep, settings: SettingsDep) -> CurationItemOut:
+    """Copy the meme into the library folder under a safe version of `name`."""
+    item = curation.pending_item(session, item_id)
+    curation.keep(session, item, body.name, settings.library_dir, get_store())
+    session.flush()
+    return curation.item_out(session, item, settings.embedder, settings.near_duplicate_cosine)
+
+
+@router.post("/{item_id}/discard", response_model=CurationItemOut)
+def discard(item_id: IdPath, session: SessionDep, settings: SettingsDep) -> CurationItemOut:
+    item = curation.pending_item(session, item_id)
+    curation.discard(item)
+    session.flush()
+    return curation.item_out(session, item, settings.embedder, settings.near_duplicate_cosine)
+
+
+@router.post("/undo", response_model=CurationItemOut, responses={404: {"description": "No decision to undo"}})
+def undo(session: SessionDep, settings: SettingsDep) -> CurationItemOut:
+    """Put the last kept or discarded meme back at the front of the queue."""
+    item = curation.undo_last(session, settings.library_dir)
+    if item is None:
+        not_found("no curation decision to undo")
+    session.flush()
+    return curation.item_out(session, item, settings.embedder, settings.near_duplicate_cosine)

@@ -1,0 +1,92 @@
+"""Images by meme id: the stored original and cached thumbnails. No path ever comes from a request."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, Response
+from memethresher_shared.db import session_scope
+from memethresher_shared.models import Meme
+from memethresher_shared.store import get_store
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from memethresher_api import thumbnails
+from memethresher_api.deps import IdPath, SettingsDep, field_error
+from memethresher_api.settings import ApiSettings
+
+router = APIRouter(prefix="/api/memes", tags=["images"])
+MEDIA_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "AVIF": "image/avif",
+}
+# Content-addressed: the bytes behind a meme id never change.
+CACHE = {"Cache-Control": "private, max-age=31536000, immutable"}
+IMAGE_RESPONSES = {
+    200: {"content": {"image/*": {}}, "description": "The image"},
+    404: {"description": "No such meme"},
+}
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    storage_key: str
+    media_type: str
+    sha256: str
+
+
+@functools.lru_cache(maxsize=65536)
+def image_facts(database_url: str, meme_id: int) -> ImageFacts:
+    """Where a meme's image lives. Cached: a meme's bytes never change (the store is content-addressed)."""
+    with session_scope() as session:
+        row = session.execute(select(Meme.storage_key, Meme.format, Meme.sha256).where(Meme.id == meme_id)).first()
+    if row is None:  # raised, not returned, so a meme added later is not hidden by the cache
+        raise LookupError(meme_id)
+    return ImageFacts(row.storage_key, MEDIA_TYPES.get(row.format.upper(), "application/octet-stream"), row.sha256)
+
+
+async def _facts(meme_id: int, settings: ApiSettings) -> ImageFacts:
+    try:
+        return await run_in_threadpool(image_facts, settings.database_url, meme_id)
+    except LookupError:
+        field_error("path", "meme_id", f"no meme {meme_id}", status=404)
+
+
+def _missing(meme_id: int) -> NoReturn:
+    field_error("path", "meme_id", f"the image of meme {meme_id} is missing from the store", status=404)
+
+
+@router.get("/{meme_id}/image", response_class=FileResponse, responses=IMAGE_RESPONSES)
+async def image(meme_id: IdPath, settings: SettingsDep) -> FileResponse:
+    facts = await _facts(meme_id, settings)
+    path = get_store().path(facts.storage_key)
+    if not path.exists():
+        _missing(meme_id)
+    return FileResponse(path, media_type=facts.media_type, headers=CACHE)
+
+
+def _thumbnail_bytes(source: Path, cache_dir: Path, sha256: str, size: int) -> bytes:
+    return thumbnails.cached_thumbnail(source, cache_dir, sha256, size).read_bytes()
+
+
+@router.get("/{meme_id}/thumb/{size}", response_class=Response, responses=IMAGE_RESPONSES)
+async def thumbnail(meme_id: IdPath, size: int, settings: SettingsDep) -> Response:
+    """A JPEG thumbnail no larger than `size` (one of the configured sizes), made once and cached."""
+    if size not in settings.thumbnail_sizes:
+        field_error("path", "size", f"size must be one of {list(settings.thumbnail_sizes)}")
+    facts = await _facts(meme_id, settings)
+    source = get_store().path(facts.storage_key)
+    try:
+        data = await run_in_threadpool(_thumbnail_bytes, source, settings.data_dir / "thumbnails", facts.sha256, size)
+    except FileNotFoundError:
+        _missing(meme_id)
+    except OSError as error:  # Pillow cannot decode it: the original is still served
+        field_error("path", "meme_id", f"cannot make a thumbnail of meme {meme_id}: {error}", status=404)
+    return Response(data, media_type="image/jpeg", headers=CACHE)

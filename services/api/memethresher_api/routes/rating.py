@@ -1,0 +1,121 @@
+"""JSON endpoints of the rating page: next pairs, ratings, undo, skip, stats."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from memethresher_shared import coordination
+from memethresher_shared.models import AcquisitionPair, Rating
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from memethresher_api import pairs, queries, ratings
+from memethresher_api.deps import IdPath, SessionDep, SettingsDep, field_error, in_session, not_found
+from memethresher_api.schemas import (
+    PairOut,
+    PairsOut,
+    RatingIn,
+    RatingOut,
+    RatingsIn,
+    RatingStatusOut,
+    StatsOut,
+)
+from memethresher_api.settings import ApiSettings
+
+router = APIRouter(prefix="/api", tags=["rating"])
+NOT_FOUND = {404: {"description": "Fewer than two embedded memes"}}
+
+
+@router.get("/pairs/next", response_model=PairOut, responses=NOT_FOUND)
+async def next_pair(settings: SettingsDep) -> PairOut:
+    """The next pair to rate: from the newest acquisition batch when there is one, else random."""
+    try:
+        return (await in_session(pairs.next_pairs, settings.embedder, 1))[0]
+    except pairs.NotEnoughMemes as error:
+        not_found(str(error))
+
+
+@router.get("/pairs", response_model=PairsOut, responses=NOT_FOUND)
+async def upcoming_pairs(
+    settings: SettingsDep,
+    count: Annotated[int, Query(ge=1, le=50)] = 4,
+    exclude: Annotated[list[int], Query(max_length=200, description="pair ids the page already holds")] = [],  # noqa: B006
+) -> PairsOut:
+    """Several upcoming pairs, so the page can prefetch their images."""
+    try:
+        return PairsOut(pairs=await in_session(pairs.next_pairs, settings.embedder, count, exclude))
+    except pairs.NotEnoughMemes as error:
+        not_found(str(error))
+
+
+@router.post("/pairs/{pair_id}/skip", response_model=dict[str, int | str])
+def skip_pair(pair_id: IdPath, session: SessionDep) -> dict[str, int | str]:
+    """Skip an acquisition pair; it is not offered again."""
+    pair = session.get(AcquisitionPair, pair_id)
+    if pair is None:
+        field_error("path", "pair_id", f"no acquisition pair {pair_id}", status=404)
+    if pair.status == "pending":
+        pair.status = "skipped"
+    return {"pair_id": pair.id, "status": pair.status}
+
+
+def _store(session: Session, items: list[RatingIn], settings: ApiSettings) -> tuple[list[RatingOut], bool]:
+    """Store the ratings and commit; also says whether a retrain is now due."""
+    stored = [ratings.store_rating(session, item, settings.rating_axes)[0] for item in items]
+    out = [ratings.rating_out(r) for r in stored]
+    due = ratings.retrain_due_now(session, settings.embedder, settings.retrain_every)
+    session.commit()
+    return out, due
+
+
+async def _store_and_maybe_retrain(items: list[RatingIn], settings: ApiSettings) -> list[RatingOut]:
+    out, due = await in_session(_store, items, settings)
+    if due:
+        await run_in_threadpool(ratings.request_retrain_quietly, settings.embedder)
+    return out
+
+
+@router.post("/ratings", response_model=RatingOut, status_code=201)
+async def post_rating(body: RatingIn, settings: SettingsDep) -> RatingOut:
+    """Store a rating of memes `a` and `b` on the 5-point scale (a+ a tie b b+)."""
+    return (await _store_and_maybe_retrain([body], settings))[0]
+
+
+@router.post("/ratings/batch", response_model=list[RatingOut], status_code=201)
+async def post_ratings(body: RatingsIn, settings: SettingsDep) -> list[RatingOut]:
+    """Several ratings (one per axis) saved together: all or none."""
+    return await _store_and_maybe_retrain(body.ratings, settings)
+
+
+@router.delete("/ratings/{rating_id}", response_model=RatingOut)
+def delete_rating(rating_id: IdPath, session: SessionDep) -> RatingOut:
+    """Undo a rating; an acquisition pair goes back to pending."""
+    rating = session.get(Rating, rating_id)
+    if rating is None:
+        field_error("path", "rating_id", f"no rating {rating_id}", status=404)
+    return ratings.undo_rating(session, rating)
+
+
+@router.get("/stats", response_model=StatsOut)
+def get_stats(session: SessionDep, settings: SettingsDep) -> StatsOut:
+    """Counts of memes, vectors, failures, ratings, models, scores, pending curation and library."""
+    return queries.stats(session, settings.embedder)
+
+
+@router.get("/rating-status", response_model=RatingStatusOut)
+def rating_status(session: SessionDep, settings: SettingsDep) -> RatingStatusOut:
+    """What the rating page shows beside the pair: progress, model, retrain."""
+    model = queries.current_model(session, settings.embedder)
+    try:
+        running: bool | None = coordination.retrain_running(coordination.redis_client(), settings.embedder)
+    except Exception:
+        running = None
+    return RatingStatusOut(
+        ratings_today=queries.ratings_since(session, queries.start_of_today()),
+        ratings_total=queries.ratings_since(session, queries.EPOCH),
+        pending_in_batch=queries.pending_in_newest_batch(session, settings.embedder),
+        model_version_id=model.id if model else None,
+        model_trained_at=model.created_at if model else None,
+        retrain_running=running,
+    )

@@ -1,0 +1,149 @@
+"""Request and response bodies of the JSON API (the OpenAPI document is built from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Choice = Literal["a+", "a", "tie", "b", "b+"]
+DbId = Field(ge=1, le=2**31 - 1)
+
+
+class MemeOut(BaseModel):
+    id: int
+    image_url: str
+    thumb_url: str
+    title: str
+    subreddit: str | None = None
+
+
+class PairOut(BaseModel):
+    a: MemeOut
+    b: MemeOut
+    origin: Literal["random", "acquisition"]
+    pair_id: int | None = None
+    batch_id: int | None = None
+    strategy: str | None = None
+    acquisition: float | None = None
+    model_version_id: int | None = None
+
+
+class PairsOut(BaseModel):
+    pairs: list[PairOut]
+
+
+class RatingIn(BaseModel):
+    a: int = DbId
+    b: int = DbId
+    choice: Choice
+    axis: str | None = Field(default=None, max_length=32)
+    pair_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class RatingsIn(BaseModel):
+    """Several axes of one pair, saved together."""
+
+    ratings: list[RatingIn] = Field(min_length=1, max_length=16)
+
+
+class RatingOut(BaseModel):
+    id: int
+    a: int
+    b: int
+    choice: str
+    axis: str
+    origin: str
+    pair_id: int | None
+    created_at: datetime
+
+
+class StatsOut(BaseModel):
+    memes: int
+    embedded: int
+    failed: int
+    ratings: int
+    model_versions: int
+    scored: int
+    curation_pending: int
+    library: int
+
+
+class RatingStatusOut(BaseModel):
+    ratings_today: int
+    ratings_total: int
+    pending_in_batch: int
+    model_version_id: int | None
+    model_trained_at: datetime | None
+    retrain_running: bool | None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: bool
+    broker: bool
+
+
+class CurationItemOut(BaseModel):
+    id: int
+    meme: MemeOut
+    score: float
+    spread: float | None
+    status: str
+    name: str | None
+    library_path: str | None
+    near_duplicate: MemeOut | None = None
+    near_duplicate_cosine: float | None = None
+    pending: int
+
+
+class KeepIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class EvaluationLabelIn(BaseModel):
+    meme_id: int = DbId
+    good: bool
+
+
+class EvaluationMemeOut(BaseModel):
+    meme: MemeOut
+    labelled: int
+
+
+class SourceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["folder", "reddit"]
+    target: str = Field(min_length=1, max_length=512)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SourcePatch(BaseModel):
+    enabled: bool
+
+
+class SourceOut(BaseModel):
+    id: int
+    kind: str
+    target: str
+    options: dict[str, Any]
+    enabled: bool
+    interval_s: int
+    last_crawl_at: datetime | None
+    last_result: dict[str, Any] | None
+
+
+class ModelVersionOut(BaseModel):
+    id: int
+    encoder: str
+    n_ratings: int
+    is_current: bool
+    created_at: datetime
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+
+
+class QueuedOut(BaseModel):
+    queued: bool
+    detail: str

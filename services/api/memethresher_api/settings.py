@@ -1,0 +1,65 @@
+"""The API's own settings, beside the shared ones (same `MEMETHRESHER_` prefix)."""
+
+from __future__ import annotations
+
+import functools
+
+from memethresher_shared.settings import Settings
+from pydantic import Field, field_validator
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+# Key (as in KeyboardEvent.key, "Shift+" prefixed for much-better) -> action on the rating page.
+DEFAULT_KEY_MAP: dict[str, str] = {
+    "ArrowLeft": "a",
+    "1": "a",
+    "ArrowRight": "b",
+    "2": "b",
+    "Shift+ArrowLeft": "a+",
+    "Shift+ArrowRight": "b+",
+    "ArrowDown": "tie",
+    "0": "tie",
+    "Backspace": "undo",
+    "u": "undo",
+    "s": "skip",
+    "?": "help",
+}
+ACTIONS = ("a+", "a", "tie", "b", "b+", "undo", "skip", "help")
+
+
+class ApiSettings(Settings):
+    """What only the web service needs."""
+
+    # Required when the API is bound off loopback; the login page and bearer header check it.
+    api_token: str = ""
+    key_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_KEY_MAP))
+    # Extra rating axes (e.g. ["funny", "useful"]); empty means one overall judgement.
+    rating_axes: list[str] = Field(default_factory=list)
+    prefetch_pairs: int = Field(default=4, ge=1, le=20)
+    thumbnail_sizes: tuple[int, ...] = (256, 512, 1024)
+    worker_ping_timeout_s: float = Field(default=1.0, gt=0, le=10)
+
+    @field_validator("key_map")
+    @classmethod
+    def _known_actions(cls, key_map: dict[str, str]) -> dict[str, str]:
+        bad = sorted(action for action in key_map.values() if action not in ACTIONS)
+        if bad:
+            raise ValueError(f"MEMETHRESHER_KEY_MAP: unknown action(s) {bad}; known: {list(ACTIONS)}")
+        return key_map
+
+    @field_validator("rating_axes")
+    @classmethod
+    def _safe_axes(cls, axes: list[str]) -> list[str]:
+        for axis in axes:
+            if not axis.isidentifier() or len(axis) > 32:
+                raise ValueError(f"MEMETHRESHER_RATING_AXES: {axis!r} must be a short identifier")
+        return axes
+
+    @property
+    def needs_token(self) -> bool:
+        return self.host not in LOOPBACK_HOSTS
+
+
+@functools.cache
+def get_api_settings() -> ApiSettings:
+    return ApiSettings()
