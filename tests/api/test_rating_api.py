@@ -198,3 +198,17 @@ def test_axes_are_saved_together_or_not_at_all(env, monkeypatch: pytest.MonkeyPa
         one_bad = [both[0], {**both[1], "b": 9999}]
         assert client.post("/api/ratings/batch", json={"ratings": one_bad}).status_code == 422
     assert len(stored_ratings()) == 2
+
+
+def test_metrics_count_ratings_by_choice(client: TestClient) -> None:
+    a, b = add_memes(2)
+
+    def rated(choice: str) -> float:
+        text = client.get("/metrics").text
+        lines = [line for line in text.splitlines()
+                 if line.startswith("memethresher_ratings_total") and f'choice="{choice}"' in line]  # fmt: skip
+        return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
+
+    before = rated("b+")
+    assert client.post("/api/ratings", json={"a": a, "b": b, "choice": "b+"}).status_code == 201
+    assert rated("b+") == before + 1

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from memethresher_shared.observability import configure_logging, render_metrics
 from sqlalchemy import text
 
 from memethresher_api import broker
@@ -22,6 +23,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 def create_app() -> FastAPI:
     """Build the app; settings are read now, not at import."""
     settings = get_api_settings()
+    configure_logging("api")
     if settings.needs_token and not settings.api_token:
         raise RuntimeError(
             f"MEMETHRESHER_HOST is {settings.host!r}, not loopback: set MEMETHRESHER_API_TOKEN so only you can use it"
@@ -36,7 +38,14 @@ def create_app() -> FastAPI:
     for module in (rating, curation, evaluation, admin, images, pages):
         app.include_router(module.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=HealthOut, tags=["health"])
+    app.add_api_route("/metrics", metrics, methods=["GET"], tags=["health"], include_in_schema=False)
     return app
+
+
+def metrics() -> Response:
+    """Prometheus metrics of this API process (behind the token, like everything but /healthz)."""
+    body, content_type = render_metrics()
+    return Response(body, media_type=content_type)
 
 
 def healthz(session: SessionDep, settings: SettingsDep) -> JSONResponse:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from memethresher_shared import coordination
 from memethresher_shared.models import AcquisitionPair, Rating
+from memethresher_shared.observability import record_rating
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -66,6 +67,8 @@ def _store(session: Session, items: list[RatingIn], settings: ApiSettings) -> tu
     out = [ratings.rating_out(r) for r in stored]
     due = ratings.retrain_due_now(session, settings.embedder, settings.retrain_every)
     session.commit()
+    for rating in out:
+        record_rating(rating.choice, rating.origin)
     return out, due
 
 
