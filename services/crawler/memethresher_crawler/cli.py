@@ -1,0 +1,118 @@
+"""`memethresher source …`: add, list, crawl and remove sources (folders and Reddit listings)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from memethresher_shared import tasks
+from memethresher_shared.db import session_scope
+from memethresher_shared.models import Source
+from memethresher_shared.settings import get_settings
+from memethresher_shared.sources import KINDS, SORTS, TIME_WINDOWS, add_source
+from sqlalchemy import select
+
+
+@click.group()
+def source() -> None:
+    """Where memes come from: local folders and Reddit listings."""
+
+
+def _enqueue_crawl(source_id: int) -> str:
+    if not get_settings().broker_url:
+        return "it will be crawled within a minute once MemeThresher is running (`memethresher up`)"
+    from memethresher_shared.celery_app import send
+
+    send(tasks.CRAWL_SOURCE, source_id)
+    return "crawl queued"
+
+
+@source.command("add")
+@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("target")
+@click.option("--sort", type=click.Choice(SORTS), help="Reddit: listing order (default new).")
+@click.option("--time", "time_window", type=click.Choice(TIME_WINDOWS), help="Reddit: window for --sort top.")
+@click.option("--interval", "interval_s", type=int, help="Seconds between scheduled crawls.")
+@click.option("--watch", is_flag=True, help="Folder: crawl again on every interval, not only once.")
+@click.option("--stream", is_flag=True, help="Reddit: adapt the interval to how fast the source posts.")
+@click.option("--no-crawl", is_flag=True, help="Do not queue a first crawl now.")
+def add(kind: str, target: str, sort: str | None, time_window: str | None, interval_s: int | None,
+        watch: bool, stream: bool, no_crawl: bool) -> None:  # fmt: skip
+    """Add a source: `reddit r/memes`, `reddit r/a+b`, `reddit user/NAME/m/MULTI`, `reddit user/NAME`,
+    or `folder PATH`. Adding the same source twice keeps the first."""
+    options: dict[str, Any] = {}
+    for name, value in (("sort", sort), ("time", time_window), ("interval_s", interval_s)):
+        if value is not None:
+            options[name] = value
+    if watch:
+        options["watch"] = True
+    if stream:
+        options["stream"] = True
+    try:
+        with session_scope() as session:
+            existed = _find(session, kind, target)
+            row = add_source(session, kind, target, **options)
+            source_id, shown = row.id, f"{row.kind} {row.target}"
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="TARGET") from None
+    click.echo(f"{'already there' if existed else 'added'}: #{source_id} {shown}")
+    if not no_crawl:
+        click.echo(_enqueue_crawl(source_id))
+
+
+def _find(session: Any, kind: str, target: str) -> bool:
+    from memethresher_shared.sources import parse_source
+
+    try:
+        spec = parse_source(kind, target)
+    except ValueError:
+        return False
+    query = select(Source.id).where(Source.kind == spec.kind, Source.target == spec.target)
+    return session.scalar(query) is not None
+
+
+@source.command("list")
+def list_sources() -> None:
+    """Every source with its schedule and how its last crawl went."""
+    with session_scope() as session:
+        rows = list(session.scalars(select(Source).order_by(Source.id)))
+        if not rows:
+            click.echo("no sources yet: `memethresher source add reddit r/memes` or `… add folder PATH`")
+        for row in rows:
+            click.echo(_describe(row))
+
+
+def _describe(row: Source) -> str:
+    options = " ".join(f"{k}={v}" for k, v in sorted(row.options.items()))
+    state = "enabled" if row.enabled else "disabled"
+    line = f"#{row.id} {row.kind} {row.target} [{options}] every {row.interval_s}s, {state}"
+    result = row.last_result
+    if row.last_crawl_at is None or result is None:
+        return line + "; never crawled"
+    outcome = f"error: {result['error']}" if result.get("error") else (
+        f"{result.get('posts_new', 0)} new posts, {result.get('images_new', 0)} new images, "
+        f"{result.get('posts_skipped', 0)} skipped"
+    )  # fmt: skip
+    return line + f"; last crawl {row.last_crawl_at:%Y-%m-%d %H:%M} UTC: {outcome}"
+
+
+@source.command("crawl")
+@click.argument("source_id", type=int)
+def crawl(source_id: int) -> None:
+    """Queue a crawl of one source now."""
+    with session_scope() as session:
+        if session.get(Source, source_id) is None:
+            raise click.BadParameter(f"no source #{source_id}", param_hint="SOURCE_ID")
+    click.echo(_enqueue_crawl(source_id))
+
+
+@source.command("remove")
+@click.argument("source_id", type=int)
+def remove(source_id: int) -> None:
+    """Remove a source and its posts (the memes it brought stay)."""
+    with session_scope() as session:
+        row = session.get(Source, source_id)
+        if row is None:
+            raise click.BadParameter(f"no source #{source_id}", param_hint="SOURCE_ID")
+        session.delete(row)
+    click.echo(f"removed #{source_id}")

@@ -1,0 +1,30 @@
+"""What the crawler knows about one post before it touches the database. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    """One image to fetch for a post; `fallback_url` (Reddit's preview) is tried if `url` fails."""
+
+    url: str
+    fallback_url: str | None = None
+
+
+@dataclass(frozen=True)
+class PostInfo:
+    """A post's metadata, the images it carries, or why nothing is taken from it."""
+
+    key: str
+    title: str = ""
+    subreddit: str | None = None
+    author: str | None = None
+    permalink: str | None = None
+    url: str | None = None
+    created_utc: datetime | None = None
+    score: int | None = None
+    media: tuple[MediaItem, ...] = field(default_factory=tuple)
+    skip_reason: str | None = None

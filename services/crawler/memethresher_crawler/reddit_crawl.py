@@ -1,0 +1,181 @@
+"""Crawl a Reddit source: page through its listing until known posts, download what is new,
+check and store it, and record every post with its images or its skip reason."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import redis
+from memethresher_shared.db import session_scope
+from memethresher_shared.models import Source
+from memethresher_shared.sources import parse_reddit_target
+from memethresher_shared.store import ImageStore
+
+from memethresher_crawler.fetch import AddressPolicy, Downloader, FetchError, http_client
+from memethresher_crawler.images import CheckedImage, ImageRejected, check_image
+from memethresher_crawler.ingest import known_post_keys, save_page
+from memethresher_crawler.posts import MediaItem, PostInfo
+from memethresher_crawler.reddit import Listing, mean_post_gap_s, parse_listing
+from memethresher_crawler.reddit_api import RedditAPI
+from memethresher_crawler.results import CrawlResult, EmbedBatcher
+from memethresher_crawler.settings import CrawlerSettings
+
+
+def _known(keys: list[str]) -> set[str]:
+    with session_scope() as session:
+        return known_post_keys(session, keys)
+
+
+def listing_params(source: Source, page_size: int, after: str | None) -> dict[str, Any]:
+    """Query parameters of one listing page of `source`."""
+    params: dict[str, Any] = {"limit": page_size, "raw_json": 1}
+    sort = source.options.get("sort", "new")
+    if source.target.startswith("user/") and "/m/" not in source.target:
+        params["sort"] = sort
+    if sort == "top":
+        params["t"] = source.options.get("time", "day")
+    if after:
+        params["after"] = after
+    return params
+
+
+def crawl_reddit(
+    source: Source,
+    settings: CrawlerSettings,
+    store: ImageStore,
+    embed: EmbedBatcher,
+    client: redis.Redis,
+    result: CrawlResult | None = None,
+    heartbeat: Callable[[], object] = lambda: None,
+) -> CrawlResult:
+    """Crawl one Reddit source to completion (an asyncio loop of its own); counts go into `result`."""
+    crawl = RedditCrawl(source, settings, store, embed, client, result or CrawlResult(), heartbeat)
+    return asyncio.run(crawl.run())
+
+
+class RedditCrawl:
+    """One crawl of one Reddit source."""
+
+    def __init__(
+        self, source: Source, settings: CrawlerSettings, store: ImageStore, embed: EmbedBatcher,
+        client: redis.Redis, result: CrawlResult, heartbeat: Callable[[], object],
+    ) -> None:  # fmt: skip
+        self.source = source
+        self.settings = settings
+        self.store = store
+        self.embed = embed
+        self.redis = client
+        self.result = result
+        self.heartbeat = heartbeat  # renews the crawl lock, once a page
+        self.path = parse_reddit_target(source.target).listing_path(source.options.get("sort", "new"))
+
+    async def run(self) -> CrawlResult:
+        policy = AddressPolicy(self.settings.allow_private_addresses, self.settings.allowed_private_networks)
+        seen: list[PostInfo] = []
+        # Images are checked and stored on several threads; rows are written on one, in page order.
+        with ThreadPoolExecutor(self.settings.image_workers) as pool, ThreadPoolExecutor(1) as db:
+            self.pool, self.db = pool, db
+            async with http_client(self.settings, 2) as http, Downloader(self.settings, policy) as downloader:
+                api = RedditAPI(http, self.settings, self.redis)
+                self.downloader = downloader
+                try:
+                    await self._pages(api, seen)
+                finally:
+                    self.result.listing_requests = api.requests
+        self.result.mean_post_gap_s = mean_post_gap_s(seen)
+        return self.result
+
+    async def _pages(self, api: RedditAPI, seen: list[PostInfo]) -> None:
+        """Page through the listing; the next page is fetched while earlier ones download."""
+        page_size = self.settings.listing_page_size
+        in_flight: list[asyncio.Task[None]] = []
+        next_page = asyncio.create_task(api.listing(self.path, listing_params(self.source, page_size, None)))
+        try:
+            for number in range(self.settings.max_listing_pages):
+                listing = parse_listing(await next_page, self.settings.skip_spoilers)
+                self.heartbeat()
+                seen.extend(listing.posts)
+                new_posts = await self._new_posts(listing)
+                # Sorted by new, a known post means everything after it is known too.
+                stop = len(new_posts) < len(listing.posts) if self._sorted_by_new() else not new_posts
+                more = bool(listing.after) and not stop and number + 1 < self.settings.max_listing_pages
+                if more:
+                    params = listing_params(self.source, page_size, listing.after)
+                    next_page = asyncio.create_task(api.listing(self.path, params))
+                in_flight.append(asyncio.create_task(self._take(new_posts)))
+                while len(in_flight) >= self.settings.pages_in_flight or (in_flight and not more):
+                    await in_flight.pop(0)
+                if not more:
+                    return
+        finally:
+            for task in [next_page, *in_flight]:
+                task.cancel()
+            await asyncio.gather(next_page, *in_flight, return_exceptions=True)
+
+    def _sorted_by_new(self) -> bool:
+        return self.source.options.get("sort", "new") == "new"
+
+    async def _new_posts(self, listing: Listing) -> list[PostInfo]:
+        self.result.posts_seen += len(listing.posts)
+        known = await self._in_db_thread(_known, [p.key for p in listing.posts])
+        self.result.posts_known += len(known)
+        if self._sorted_by_new() and known:
+            # Only the posts above the first known one are new.
+            first_known = next(i for i, p in enumerate(listing.posts) if p.key in known)
+            return list(listing.posts[:first_known])
+        return [p for p in listing.posts if p.key not in known]
+
+    async def _in_db_thread(self, function: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.db, function, *args)
+
+    async def _take(self, posts: list[PostInfo]) -> None:
+        """Download every image of `posts` at once, then record the page in one transaction."""
+        outcomes = await asyncio.gather(*(self._post_images(post) for post in posts))
+        await self._in_db_thread(self._record, posts, outcomes)
+
+    def _record(self, posts: list[PostInfo], outcomes: list[tuple[list[CheckedImage], str | None]]) -> None:
+        """On the database thread: one transaction per page, then its new memes to the embedder."""
+        items = [(post, images, reason) for post, (images, reason) in zip(posts, outcomes, strict=True)]
+        with session_scope() as session:
+            new_ids = save_page(session, self.store, self.source.id, items)
+        self.result.posts_new += len(posts)
+        for _post, images, reason in items:
+            if not images:
+                self.result.skipped(reason or "no images")
+        self.result.images_new += len(new_ids)
+        self.result.images_duplicate += sum(len(images) for _p, images, _r in items) - len(new_ids)
+        self.embed.add(new_ids)  # after the commit, so the embedder finds the rows
+
+    async def _post_images(self, post: PostInfo) -> tuple[list[CheckedImage], str | None]:
+        """The checked images of a post, or the reason none could be taken."""
+        if post.skip_reason:
+            return [], post.skip_reason
+        outcomes = await asyncio.gather(*(self._image(item) for item in post.media))
+        images = [o for o in outcomes if isinstance(o, CheckedImage)]
+        failures = [o for o in outcomes if isinstance(o, str)]
+        for failure in failures:
+            self.result.image_failed(failure)
+        return images, None if images else "; ".join(dict.fromkeys(failures))
+
+    async def _image(self, item: MediaItem) -> CheckedImage | str:
+        """Fetch and check one image, falling back to Reddit's preview if the original fails."""
+        reason = ""
+        for url in (item.url, item.fallback_url):
+            if not url:
+                continue
+            try:
+                data = await self.downloader.fetch(url)
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self.pool, self._check_and_store, data)
+            except (FetchError, ImageRejected) as error:
+                reason = reason or str(error)
+        return reason
+
+    def _check_and_store(self, data: bytes) -> CheckedImage:
+        # In a worker thread: Pillow and the store's fsync release the GIL.
+        image = check_image(data, self.settings.max_image_pixels)
+        self.store.put(image.data, image.format, sha256=image.sha256)
+        return image

@@ -1,0 +1,95 @@
+"""The tally of one crawl, stored in `sources.last_result`, and the embed batches it sends. Pure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+# Skip reasons carry details ("not an image (HTML page)"); the tally groups them by their head.
+_REASON_HEAD_CHARS = 60
+
+
+@dataclass
+class CrawlResult:
+    """Counts of what one crawl did, and the error that stopped it, if any."""
+
+    posts_seen: int = 0
+    posts_new: int = 0
+    posts_known: int = 0
+    posts_skipped: int = 0
+    images_new: int = 0
+    images_duplicate: int = 0
+    images_failed: int = 0
+    listing_requests: int = 0
+    embed_batches: int = 0
+    error: str | None = None
+    mean_post_gap_s: float | None = None
+    skip_reasons: Counter[str] = field(default_factory=Counter)
+    image_failures: Counter[str] = field(default_factory=Counter)
+
+    def skipped(self, reason: str) -> None:
+        self.posts_skipped += 1
+        self.skip_reasons[reason.split(":")[0].split(" (")[0][:_REASON_HEAD_CHARS]] += 1
+
+    def image_failed(self, reason: str) -> None:
+        self.images_failed += 1
+        self.image_failures[failure_category(reason)] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k not in ("skip_reasons", "image_failures")}
+        data["skip_reasons"] = dict(self.skip_reasons.most_common(20))
+        data["image_failures"] = dict(self.image_failures)
+        return data
+
+
+# Recorded reasons -> short metric labels; the first match wins.
+_CATEGORIES = (
+    ("decompression bomb", "bomb"),
+    ("corrupt", "decode"),
+    ("unreadable image", "decode"),
+    ("not an image", "not_image"),
+    ("empty file", "empty"),
+    ("too large", "too_large"),
+    ("timed out", "timeout"),
+    ("private or internal", "refused_address"),
+    ("only http(s)", "refused_scheme"),
+    ("redirects", "redirects"),
+    ("cannot resolve", "dns"),
+    ("download failed", "network"),
+    ("unreadable file", "io"),
+)
+
+
+def failure_category(reason: str) -> str:
+    """A short label for an image failure ("decode", "http_404", ...), for metrics."""
+    if reason.startswith("HTTP "):
+        return "http_" + reason.split()[1]
+    return next((label for text, label in _CATEGORIES if text in reason), "other")
+
+
+class EmbedBatcher:
+    """Collects new meme ids and sends them to the embedder in batches of `size`."""
+
+    def __init__(self, size: int, send_batch: Callable[[list[int]], Any]) -> None:
+        self.size = size
+        self._send_batch = send_batch
+        self._pending: list[int] = []
+        self.batches_sent = 0
+
+    def add(self, meme_ids: Iterable[int]) -> None:
+        """Queue ids that are committed; full batches go out at once."""
+        self._pending.extend(meme_ids)
+        while len(self._pending) >= self.size:
+            self._emit(self._pending[: self.size])
+            self._pending = self._pending[self.size :]
+
+    def flush(self) -> None:
+        if self._pending:
+            self._emit(self._pending)
+            self._pending = []
+
+    def _emit(self, batch: list[int]) -> None:
+        self._send_batch(list(batch))
+        self.batches_sent += 1

@@ -1,0 +1,73 @@
+"""The crawler's own settings (env `MEMETHRESHER_*`), read on first use through `get_crawler_settings()`."""
+
+from __future__ import annotations
+
+import functools
+
+from memethresher_shared.settings import Settings
+from pydantic import Field
+
+DEFAULT_USER_AGENT = "python:memethresher-crawler:0.1 (self-hosted meme curator)"
+
+
+class CrawlerSettings(Settings):
+    """Reddit access, download limits and politeness."""
+
+    # Without credentials listings come from the public host; with them, from the OAuth host.
+    reddit_base_url: str = "https://www.reddit.com"
+    reddit_oauth_base_url: str = "https://oauth.reddit.com"
+    reddit_token_url: str = "https://www.reddit.com/api/v1/access_token"
+    reddit_client_id: str = ""
+    reddit_client_secret: str = ""
+    user_agent: str = DEFAULT_USER_AGENT
+    # Reddit allows 100 listing requests a minute with OAuth and 10 without; 0 means that default.
+    reddit_requests_per_minute: int = Field(default=0, ge=0)
+    # The budget's window; only tests shorten it, to see the limit bite in seconds.
+    reddit_budget_window_s: float = Field(default=60.0, gt=0)
+    listing_page_size: int = Field(default=100, ge=1, le=100)
+    # Reddit serves at most ~1000 posts of a listing; 10 pages of 100 reach that cap.
+    max_listing_pages: int = Field(default=10, ge=1)
+    max_retries: int = Field(default=5, ge=0)
+    backoff_base_s: float = Field(default=1.0, ge=0)
+    backoff_max_s: float = Field(default=120.0, ge=0)
+
+    max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # Below Pillow's own bomb threshold (~89 MP), so our refusal comes first with a clear reason.
+    max_image_pixels: int = Field(default=50_000_000, ge=1)
+    download_concurrency: int = Field(default=32, ge=1)
+    # Small on purpose: httpx scans a pool once per connection per request (quadratic in its size).
+    per_host_connections: int = Field(default=6, ge=1)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    read_timeout_s: float = Field(default=20.0, gt=0)
+    total_timeout_s: float = Field(default=60.0, gt=0)
+    max_redirects: int = Field(default=5, ge=0)
+    allow_private_addresses: bool = False
+    # Internal networks allowed even so, e.g. ["127.0.0.1/32"] for a Reddit stand-in on loopback.
+    allowed_private_networks: list[str] = Field(default_factory=list)
+    skip_spoilers: bool = True
+    # Threads that decode, hash and store images: Pillow and fsync release the GIL.
+    image_workers: int = Field(default=4, ge=1)
+    # Listing pages whose images download at once (a page of 100 leaves slots idle at its tail).
+    pages_in_flight: int = Field(default=2, ge=1)
+
+    # A crawl holds a per-source lock, renewed every page; a killed worker's lock lapses after this.
+    crawl_lock_timeout_s: int = Field(default=600, ge=5)
+
+    # Streaming sources poll at the mean gap between posts, kept within these bounds.
+    stream_min_interval_s: int = Field(default=60, ge=10)
+    stream_max_interval_s: int = Field(default=6 * 3600, ge=60)
+
+    @property
+    def uses_oauth(self) -> bool:
+        return bool(self.reddit_client_id)
+
+    @property
+    def requests_per_minute(self) -> int:
+        if self.reddit_requests_per_minute:
+            return self.reddit_requests_per_minute
+        return 100 if self.uses_oauth else 10
+
+
+@functools.cache
+def get_crawler_settings() -> CrawlerSettings:
+    return CrawlerSettings()

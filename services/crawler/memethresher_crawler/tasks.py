@@ -1,0 +1,25 @@
+"""Celery wiring for the crawl queue; the work lives in `crawl.py`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memethresher_shared import tasks
+from memethresher_shared.celery_app import app
+from memethresher_shared.observability import install_worker_observability
+
+from memethresher_crawler import crawl
+
+install_worker_observability(app, "crawler")
+
+
+@app.task(name=tasks.CRAWL_SOURCE)
+def crawl_source(source_id: int) -> dict[str, Any]:
+    """Crawl one source (idempotent: known posts and images are not fetched or stored twice)."""
+    return crawl.crawl_source(int(source_id))
+
+
+@app.task(name=tasks.CRAWL_DUE_SOURCES)
+def crawl_due_sources() -> list[int]:
+    """Beat, every minute: enqueue a crawl of every source whose interval has passed."""
+    return crawl.crawl_due_sources()

@@ -1,0 +1,272 @@
+"""A stand-in for Reddit on loopback: listing API, OAuth, rate-limit headers, failures on demand,
+and image endpoints that lie. Real HTTP (uvicorn), for tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tests.support.images import image_bytes, png_bomb
+from tests.support.reddit_posts import listing
+
+LISTING_MODES = ("429", "503", "truncated", "slow", "stall")
+
+
+class FakeReddit:
+    """Subreddits of posts (newest first), images by name, and a queue of failures to inject."""
+
+    def __init__(
+        self,
+        *,
+        require_token: bool = False,
+        allowance: int = 600,
+        window_s: float = 600.0,
+        retry_after_s: float = 1.0,
+        slow_s: float = 0.5,
+        token_ttl_s: int = 3600,
+    ) -> None:
+        self.require_token = require_token
+        self.allowance, self.window_s = allowance, window_s
+        self.retry_after_s, self.slow_s, self.token_ttl_s = retry_after_s, slow_s, token_ttl_s
+        self.client_id, self.client_secret = "fake-client", "fake-secret"
+        self.subreddits: dict[str, list[dict[str, Any]]] = {}
+        self.multis: dict[tuple[str, str], list[str]] = {}
+        self.images: dict[str, bytes] = {}
+        self.image_latency_s = 0.0
+        self.listing_latency_s = 0.0
+        self.failures: deque[str] = deque()
+        self.listing_times: list[float] = []
+        self.over_limit = 0  # listing requests sent while our headers said none were left
+        self.user_agents: set[str] = set()
+        self.token_requests = 0
+        self.image_requests: dict[str, int] = {}
+        self._tokens: dict[str, float] = {}
+        self._window_start = time.monotonic()
+        self._window_used = 0
+        self._lock = threading.Lock()
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- content -------------------------------------------------------------------------
+    def add_image(self, name: str, data: bytes) -> str:
+        self.images[name] = data
+        return f"{self.base_url}/img/{name}"
+
+    def add_posts(self, subreddit: str, posts: list[dict[str, Any]]) -> None:
+        merged = self.subreddits.get(subreddit, []) + posts
+        self.subreddits[subreddit] = sorted(merged, key=lambda p: p["created_utc"], reverse=True)
+
+    def fail_next(self, mode: str, count: int = 1) -> None:
+        """The next `count` listing requests fail this way (see LISTING_MODES)."""
+        assert mode in LISTING_MODES, mode
+        self.failures.extend([mode] * count)
+
+    def requests_over_budget(self, per_minute: int, window_s: float = 60.0, slack_s: float = 0.0) -> int:
+        """Listing requests that arrived when `per_minute` had already come in the last window
+        (less `slack_s`, for the time a request spends between the budget and our socket)."""
+        times, over = sorted(self.listing_times), 0
+        for i, moment in enumerate(times):
+            earlier = sum(1 for t in times[:i] if moment - t < window_s - slack_s)
+            over += earlier >= per_minute
+        return over
+
+    def stats(self) -> dict[str, Any]:
+        return {"listing_requests": len(self.listing_times), "over_limit": self.over_limit,
+                "token_requests": self.token_requests, "user_agents": sorted(self.user_agents),
+                "image_requests": sum(self.image_requests.values())}  # fmt: skip
+
+    # ---- listings -------------------------------------------------------------------------
+    def _posts_for(self, path: str) -> list[dict[str, Any]] | None:
+        parts = path.strip("/").removesuffix(".json").split("/")
+        if len(parts) == 3 and parts[0] == "r":
+            names = parts[1].lower().split("+")
+        elif len(parts) == 5 and parts[0] == "user" and parts[2] == "m":
+            names = self.multis.get((parts[1], parts[3].lower()), [])
+        elif len(parts) == 3 and parts[0] == "user" and parts[2] == "submitted":
+            everything = [p for posts in self.subreddits.values() for p in posts if p["author"] == parts[1]]
+            return sorted(everything, key=lambda p: p["created_utc"], reverse=True)
+        else:
+            return None
+        if any(name not in self.subreddits for name in names):
+            return None
+        merged = [p for name in names for p in self.subreddits[name]]
+        return sorted(merged, key=lambda p: p["created_utc"], reverse=True)[:1000]
+
+    def _ratelimit_headers(self) -> dict[str, str]:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._window_start >= self.window_s:
+                self._window_start, self._window_used = now, 0
+            self._window_used += 1
+            if self._window_used > self.allowance:
+                self.over_limit += 1
+            remaining = max(self.allowance - self._window_used, 0)
+            reset = self.window_s - (now - self._window_start)
+        return {"x-ratelimit-used": str(self._window_used), "x-ratelimit-remaining": f"{remaining:.1f}",
+                "x-ratelimit-reset": str(max(int(reset + 0.999), 1))}  # fmt: skip
+
+    async def _listing(self, request: Request) -> Response:
+        self.listing_times.append(time.monotonic())
+        self.user_agents.add(request.headers.get("user-agent", ""))
+        if self.require_token and not self._token_ok(request):
+            return JSONResponse({"message": "Unauthorized", "error": 401}, status_code=401)
+        headers = self._ratelimit_headers()
+        mode = self.failures.popleft() if self.failures else None
+        if mode == "429":
+            return JSONResponse({"message": "Too Many Requests", "error": 429}, 429,
+                                {**headers, "retry-after": str(self.retry_after_s)})  # fmt: skip
+        if mode == "503":
+            return Response("<html>upstream overloaded</html>", 503, headers, media_type="text/html")
+        posts = self._posts_for(request.url.path)
+        if posts is None:
+            return JSONResponse({"message": "Not Found", "error": 404}, 404, headers)
+        body = json.dumps(self._page(posts, request)).encode()
+        if mode == "truncated":
+            return Response(body[: len(body) // 2], 200, headers, media_type="application/json")
+        if mode == "stall":
+            return StreamingResponse(_stall(body[:100]), 200, headers, media_type="application/json")
+        await asyncio.sleep(self.slow_s if mode == "slow" else self.listing_latency_s)
+        return Response(body, 200, headers, media_type="application/json")
+
+    def _page(self, posts: list[dict[str, Any]], request: Request) -> dict[str, Any]:
+        limit = min(int(request.query_params.get("limit", 25)), 100)
+        after = request.query_params.get("after")
+        start = 0
+        if after:
+            names = [p["name"] for p in posts]
+            start = names.index(after) + 1 if after in names else len(posts)
+        page = posts[start : start + limit]
+        more = start + limit < len(posts)
+        return listing(page, page[-1]["name"] if page and more else None)
+
+    # ---- OAuth -----------------------------------------------------------------------------
+    def _token_ok(self, request: Request) -> bool:
+        token = request.headers.get("authorization", "").removeprefix("bearer ").strip()
+        return self._tokens.get(token, 0) > time.monotonic()
+
+    async def _access_token(self, request: Request) -> Response:
+        import base64
+
+        self.token_requests += 1
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        form = (await request.body()).decode()
+        if request.headers.get("authorization") != f"Basic {expected}" or "client_credentials" not in form:
+            return JSONResponse({"error": "invalid_grant"}, 401)
+        token = f"token-{self.token_requests}"
+        self._tokens[token] = time.monotonic() + self.token_ttl_s
+        return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": self.token_ttl_s})
+
+    # ---- images ----------------------------------------------------------------------------
+    async def _image(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        self.image_requests[name] = self.image_requests.get(name, 0) + 1
+        if name not in self.images:
+            return Response("not found", 404)
+        if self.image_latency_s:
+            await asyncio.sleep(self.image_latency_s)
+        return Response(self.images[name], 200, media_type="image/jpeg")
+
+    async def _bad(self, request: Request) -> Response:
+        kind = request.path_params["kind"]
+        self.image_requests[kind] = self.image_requests.get(kind, 0) + 1
+        if kind in BAD_IMAGES:
+            media_type, body = BAD_IMAGES[kind]
+            return Response(body, 200, media_type=media_type)
+        if kind == "endless.jpg":
+            return StreamingResponse(_endless(), 200, media_type="image/jpeg")
+        if kind == "stall.jpg":
+            return StreamingResponse(_stall(b"\xff\xd8\xff\xe0"), 200, media_type="image/jpeg")
+        if kind == "huge.jpg":
+            return Response(b"\xff\xd8", 200, {"content-length": str(10**10)}, media_type="image/jpeg")
+        if kind == "redirect-private.jpg":
+            return RedirectResponse("http://169.254.169.254/latest/meta-data/", 302)
+        if kind == "redirect-loop.jpg":
+            return RedirectResponse("/bad/redirect-loop.jpg", 302)
+        if kind == "redirect-ftp.jpg":
+            return RedirectResponse("ftp://127.0.0.1/meme.jpg", 302)
+        if kind == "flaky.jpg" and self.image_requests[kind] == 1:
+            return Response("busy", 503)
+        if kind == "flaky.jpg":
+            return Response(image_bytes("JPEG", seed=9999), 200, media_type="image/jpeg")
+        return Response("not found", 404)
+
+    async def _stats(self, request: Request) -> Response:
+        per_minute = int(request.query_params.get("per_minute", "100"))
+        return JSONResponse({**self.stats(), "requests_over_budget": self.requests_over_budget(per_minute)})
+
+    async def _redirect(self, request: Request) -> Response:
+        return RedirectResponse(f"/img/{request.path_params['name']}", 301)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def app(self) -> Starlette:
+        return Starlette(routes=[
+            Route("/api/v1/access_token", self._access_token, methods=["POST"]),
+            Route("/img/{name}", self._image),
+            Route("/bad/{kind}", self._bad),
+            Route("/redirect/{name}", self._redirect),
+            Route("/_fake/stats", self._stats),
+            Route("/{path:path}", self._listing),
+        ])  # fmt: skip
+
+    def start(self) -> FakeReddit:
+        config = uvicorn.Config(self.app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("fake Reddit did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(10)
+            if self._thread.is_alive():
+                self._server.force_exit = True
+                self._thread.join(5)
+        self._socket.close()
+
+    def __enter__(self) -> FakeReddit:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+async def _endless() -> AsyncIterator[bytes]:
+    yield b"\xff\xd8\xff\xe0"
+    chunk = b"\x00" * 65536
+    while True:
+        yield chunk
+        await asyncio.sleep(0)
+
+
+async def _stall(first: bytes) -> AsyncIterator[bytes]:
+    yield first
+    await asyncio.sleep(3600)
+
+
+BAD_IMAGES: dict[str, tuple[str, bytes]] = {
+    "html.png": ("image/png", b"<!DOCTYPE html><html><body>Imgur: image removed</body></html>"),
+    "truncated.jpg": ("image/jpeg", image_bytes("JPEG", (300, 300), seed=7)[:3000]),
+    "empty.png": ("image/png", b""),
+    "bomb.png": ("image/png", png_bomb()),
+    "video.mp4": ("image/jpeg", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 256),
+}
