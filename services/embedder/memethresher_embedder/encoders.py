@@ -1,0 +1,191 @@
+"""Encoders: load once per process, lazily, on the best device; uint8 images in, unit vectors out."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from memethresher_embedder.preprocess import PreprocessSpec
+from memethresher_embedder.registry import EncoderSpec, parse_encoder_id
+from memethresher_embedder.settings import EmbedderSettings, get_embedder_settings
+from memethresher_embedder.weights import lite0_file, load_by_key_order, open_clip_weights
+
+log = logging.getLogger(__name__)
+
+CONFIG_DIR = Path(__file__).parent / "model_configs"
+Features = Callable[[torch.Tensor], torch.Tensor]
+
+
+class Encoder:
+    """A loaded model: `encode` takes (B, 3, S, S) uint8 images and returns (B, D) L2-normalised float32."""
+
+    def __init__(
+        self,
+        spec: EncoderSpec,
+        network: torch.nn.Module,
+        features: Features,
+        preprocess: PreprocessSpec,
+        device: torch.device,
+        channels_last: bool = False,
+    ) -> None:
+        self.spec = spec
+        # Convolutions run markedly faster channels-last on CPUs (oneDNN) and on tensor cores.
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.network = network.eval().requires_grad_(False).to(device, memory_format=self.memory_format)
+        self.features = features
+        self.preprocess = preprocess
+        self.device = device
+        self._mean = torch.tensor(preprocess.mean, device=device).view(1, 3, 1, 1) * 255
+        self._std = torch.tensor(preprocess.std, device=device).view(1, 3, 1, 1) * 255
+        self.dim = int(self.encode(np.zeros((1, 3, preprocess.size, preprocess.size), np.uint8)).shape[1])
+
+    @property
+    def encoder_id(self) -> str:
+        return self.spec.encoder_id
+
+    def batch_size(self, configured: int) -> int:
+        """Images per forward pass: the setting, or a default that suits the device."""
+        return configured or (64 if self.device.type == "cuda" else 16)
+
+    def to_device(self, images: np.ndarray) -> torch.Tensor:
+        """Copy a uint8 batch to the device; pinned and non-blocking on CUDA so the copy overlaps compute."""
+        batch = torch.from_numpy(images)
+        if self.device.type == "cuda":
+            batch = batch.pin_memory().to(self.device, non_blocking=True)
+        return batch
+
+    def normalise_input(self, batch: torch.Tensor) -> torch.Tensor:
+        normalised = (batch.float() - self._mean) / self._std
+        return normalised.contiguous(memory_format=self.memory_format)
+
+    @torch.inference_mode()
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        batch = self.normalise_input(self.to_device(images))  # (B, 3, S, S)
+        with _autocast(self.device):
+            vectors = self.features(batch)  # (B, D)
+        return F.normalize(vectors.float(), dim=-1).cpu().numpy()
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager[object]:
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def pick_device(choice: str) -> torch.device:
+    """CUDA when asked for or present; a clear error when asked for and absent."""
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("MEMETHRESHER_EMBEDDER_DEVICE=cuda but torch sees no CUDA device")
+    if choice in ("cuda", "auto") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def load_encoder(encoder_id: str, settings: EmbedderSettings) -> Encoder:
+    """Build the encoder named `encoder_id` with its weights (uncached; see `get_encoder`)."""
+    spec = parse_encoder_id(encoder_id)
+    device = pick_device(settings.embedder_device)
+    if device.type == "cpu":
+        torch.set_num_threads(settings.torch_threads or max(1, (os.cpu_count() or 1) // 2))
+    if spec.family == "lite0":
+        return _load_lite0(spec, device)
+    return _load_open_clip(spec, settings, device)
+
+
+# Worker threads (a `--pool threads` worker) share one encoder; the lock stops a double load.
+_load_lock = threading.Lock()
+
+
+@functools.cache
+def _cached_encoder(encoder_id: str) -> Encoder:
+    encoder = load_encoder(encoder_id, get_embedder_settings())
+    log.info(
+        "loaded encoder %s on %s (%d-d, %d torch threads)",
+        encoder_id, encoder.device, encoder.dim, torch.get_num_threads(),
+    )  # fmt: skip
+    return encoder
+
+
+def get_encoder(encoder_id: str) -> Encoder:
+    """The process's encoder for `encoder_id`, loaded on first use; `reset_encoders()` forgets them."""
+    with _load_lock:
+        return _cached_encoder(encoder_id)
+
+
+def reset_encoders() -> None:
+    _cached_encoder.cache_clear()
+
+
+def _load_lite0(spec: EncoderSpec, device: torch.device) -> Encoder:
+    import timm
+
+    network = timm.create_model("efficientnet_lite0", pretrained=False)
+    load_by_key_order(network, lite0_file())
+    config = network.pretrained_cfg
+    preprocess = PreprocessSpec(
+        size=int(config["input_size"][-1]),
+        resize_mode="shortest",
+        crop_pct=float(config["crop_pct"]),
+        interpolation=str(config["interpolation"]),
+        mean=tuple(config["mean"]),  # type: ignore[arg-type]
+        std=tuple(config["std"]),  # type: ignore[arg-type]
+    )
+
+    def pooled(batch: torch.Tensor) -> torch.Tensor:
+        return network.forward_head(network.forward_features(batch), pre_logits=True)  # (B, 1280)
+
+    return Encoder(spec, network, pooled, preprocess, device, channels_last=True)
+
+
+def _load_open_clip(spec: EncoderSpec, settings: EmbedderSettings, device: torch.device) -> Encoder:
+    import open_clip
+
+    register_model_configs()
+    weights = None
+    if not spec.random_init:
+        weights = open_clip_weights(
+            spec, settings.embedder_weights, settings.embedder_cache_dir, settings.embedder_download
+        )
+    model = open_clip.create_model(spec.architecture, pretrained=weights, device="cpu")
+    # Only the image tower is used; dropping the text tower frees about half the memory.
+    visual = model.visual
+    del model
+    return Encoder(spec, visual, visual, _open_clip_preprocess(spec, visual), device)
+
+
+def _open_clip_preprocess(spec: EncoderSpec, visual: torch.nn.Module) -> PreprocessSpec:
+    import open_clip
+
+    config = dict(getattr(visual, "preprocess_cfg", {}))
+    tag: str | None = spec.tag
+    if spec.random_init:
+        # Random-init models take the preprocessing of the architecture's released weights.
+        tag = next(iter(open_clip.list_pretrained_tags_by_model(spec.architecture)), None)
+    if tag:
+        config.update(open_clip.get_pretrained_cfg(spec.architecture, tag))
+    size = config.get("size", 224)
+    return PreprocessSpec(
+        size=int(size[-1] if isinstance(size, tuple | list) else size),
+        resize_mode="squash" if config.get("resize_mode") == "squash" else "shortest",
+        interpolation=str(config.get("interpolation", "bicubic")),
+        mean=tuple(config.get("mean", (0.5, 0.5, 0.5))),
+        std=tuple(config.get("std", (0.5, 0.5, 0.5))),
+    )
+
+
+@functools.cache
+def register_model_configs() -> None:
+    """Tell open_clip about the architectures defined in this package (once per process)."""
+    import open_clip
+
+    open_clip.add_model_config(CONFIG_DIR)

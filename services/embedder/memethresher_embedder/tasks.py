@@ -1,0 +1,74 @@
+"""Celery wiring for the `embed` queue: thin tasks that take ids and call plain functions.
+
+Start a worker with `python -m celery -A memethresher_embedder.tasks worker -Q embed`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from celery import Task
+from celery.signals import worker_ready
+from memethresher_shared import tasks
+from memethresher_shared.celery_app import app, send
+from memethresher_shared.coordination import redis_client
+from memethresher_shared.db import session_scope
+from memethresher_shared.store import get_store
+
+from memethresher_embedder.batches import chunked, embed_memes, memes_missing_vectors
+from memethresher_embedder.encoders import get_encoder
+from memethresher_embedder.pipeline import prep_pool
+from memethresher_embedder.settings import get_embedder_settings
+
+log = logging.getLogger(__name__)
+
+# Set while a sweep for an encoder is recent, so workers starting together enqueue one sweep, not one each.
+SWEEP_REQUESTED = "memethresher:embed-missing-requested:{encoder}"
+SWEEP_COALESCE_S = 60
+
+
+@app.task(name=tasks.EMBED_BATCH, bind=True, acks_late=True, reject_on_worker_lost=True)
+def embed_batch(self: Task, meme_ids: list[int], encoder: str | None = None) -> dict[str, Any]:
+    """Embed a batch of memes with `encoder` (default: the configured one), then have them scored."""
+    settings = get_embedder_settings()
+    encoder_id = encoder or settings.embedder
+    model = get_encoder(encoder_id)
+    pool = prep_pool(settings.embed_prep_workers)
+    model_batch = model.batch_size(settings.embed_model_batch)
+    report = embed_memes(meme_ids, model, encoder_id, get_store(), pool, model_batch)
+    for meme_id, reason in report.failed.items():
+        log.warning("meme %d not embedded: %s", meme_id, reason)
+    # Scores come from models trained on the configured encoder; other vectors wait for a switch.
+    if report.embedded and encoder_id == settings.embedder:
+        send(tasks.SCORE_MEMES, report.embedded)
+    return {**report.summary(), "worker": self.request.hostname}
+
+
+@app.task(name=tasks.EMBED_MISSING, acks_late=True, reject_on_worker_lost=True)
+def embed_missing() -> dict[str, Any]:
+    """Enqueue batches, newest memes first, for every meme without a vector for the configured encoder."""
+    settings = get_embedder_settings()
+    with session_scope() as session:
+        missing = memes_missing_vectors(session, settings.embedder)
+    batches = chunked(missing, settings.embed_batch_size)
+    for batch in batches:
+        send(tasks.EMBED_BATCH, batch, settings.embedder)
+    return {"encoder": settings.embedder, "memes": len(missing), "batches": len(batches)}
+
+
+def request_sweep(client: redis.Redis, encoder: str) -> bool:
+    """Enqueue `embed_missing` unless a sweep for `encoder` was enqueued in the last minute."""
+    if client.set(SWEEP_REQUESTED.format(encoder=encoder), "1", nx=True, ex=SWEEP_COALESCE_S):
+        send(tasks.EMBED_MISSING)
+        return True
+    return False
+
+
+@worker_ready.connect
+def sweep_on_start(**_: Any) -> None:
+    """A starting worker (perhaps after the encoder setting changed) has every meme without a vector embedded."""
+    encoder = get_embedder_settings().embedder
+    if request_sweep(redis_client(), encoder):
+        log.info("enqueued a sweep for memes without a %s vector", encoder)
