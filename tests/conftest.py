@@ -90,6 +90,7 @@ def _make_env(tmp_path: Path, database_url: str, broker_url: str, monkeypatch: p
         "MEMETHRESHER_STORAGE": str(storage),
         "MEMETHRESHER_LIBRARY_DIR": str(library),
         "MEMETHRESHER_METRICS_PORT": "0",  # many test workers on one host: no metrics endpoints
+        "MEMETHRESHER_LOG_FORMAT": "text",  # worker logs that tests read as a person would
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)

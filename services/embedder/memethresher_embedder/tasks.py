@@ -15,6 +15,11 @@ from memethresher_shared import tasks
 from memethresher_shared.celery_app import app, send
 from memethresher_shared.coordination import redis_client
 from memethresher_shared.db import session_scope
+from memethresher_shared.observability import (
+    install_worker_observability,
+    record_image_failed,
+    record_images_embedded,
+)
 from memethresher_shared.store import get_store
 
 from memethresher_embedder.batches import chunked, embed_memes, memes_missing_vectors
@@ -23,6 +28,7 @@ from memethresher_embedder.pipeline import prep_pool
 from memethresher_embedder.settings import get_embedder_settings
 
 log = logging.getLogger(__name__)
+install_worker_observability(app, "embedder")
 
 # Set while a sweep for an encoder is recent, so workers starting together enqueue one sweep, not one each.
 SWEEP_REQUESTED = "memethresher:embed-missing-requested:{encoder}"
@@ -40,6 +46,8 @@ def embed_batch(self: Task, meme_ids: list[int], encoder: str | None = None) -> 
     report = embed_memes(meme_ids, model, encoder_id, get_store(), pool, model_batch)
     for meme_id, reason in report.failed.items():
         log.warning("meme %d not embedded: %s", meme_id, reason)
+        record_image_failed("embed", reason.split(":")[0][:40])
+    record_images_embedded(len(report.embedded), encoder_id)
     # Scores come from models trained on the configured encoder; other vectors wait for a switch.
     if report.embedded and encoder_id == settings.embedder:
         send(tasks.SCORE_MEMES, report.embedded)
