@@ -1,0 +1,1 @@
+"""MemeThresher trainer: Bradley-Terry ensemble, active learning, scoring and curation."""

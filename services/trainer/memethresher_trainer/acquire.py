@@ -1,0 +1,162 @@
+"""Active learning: which pairs to ask about next.
+
+Each member scores each meme once (N x M); a candidate pair then costs M subtractions and a
+sigmoid, so millions of candidates are cheap. A batch spreads over many memes: each meme
+appears in at most `max_per_meme` pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+STRATEGIES = ("variance", "uncertainty", "bald", "random")
+# Small chunks keep the (chunk, M) temporaries in cache: several times faster than large ones.
+CHUNK = 1 << 16
+
+
+@dataclass
+class Proposal:
+    """Chosen pairs as indices into the scored memes, with each pair's acquisition value."""
+
+    a: np.ndarray
+    b: np.ndarray
+    value: np.ndarray
+    strategy: str
+    chosen_by: np.ndarray  # per pair: the strategy, or "random" for exploration picks
+
+
+def _variance(d: torch.Tensor) -> torch.Tensor:
+    """The seed's method: how much the members disagree on P(a beats b). Overwrites `d`."""
+    p = d.sigmoid_()
+    mean = p.mean(dim=1)
+    return p.mul_(p).mean(dim=1).sub_(mean * mean)
+
+
+def _uncertainty(d: torch.Tensor) -> torch.Tensor:
+    """Closeness of the ensemble's P(a beats b) to a coin flip. Overwrites `d`."""
+    return 0.5 - (d.sigmoid_().mean(dim=1) - 0.5).abs()
+
+
+def _bald(d: torch.Tensor) -> torch.Tensor:
+    """Mutual information between the answer and the member: H(mean p) - mean H(p)."""
+    p = torch.sigmoid(d)
+    mean_p = p.mean(dim=1).clamp(1e-6, 1 - 1e-6)
+    total = -(mean_p * mean_p.log() + (1 - mean_p) * (1 - mean_p).log())
+    # H(sigmoid(d)) = softplus(-d) + (1 - p) d, finite for large |d|.
+    member_entropy = F.softplus(-d).add_(p.neg_().add_(1).mul_(d))
+    return total - member_entropy.mean(dim=1)
+
+
+ACQUISITION: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "variance": _variance,
+    "uncertainty": _uncertainty,
+    "bald": _bald,
+}
+
+
+def pair_values(member_scores: torch.Tensor, a: torch.Tensor, b: torch.Tensor, strategy: str) -> torch.Tensor:
+    """Acquisition value of each candidate pair from per-member scores (N, M): (C,)."""
+    if strategy not in ACQUISITION:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
+    fn = ACQUISITION[strategy]
+    out = torch.empty(len(a), dtype=member_scores.dtype)
+    with torch.no_grad():
+        for start in range(0, len(a), CHUNK):
+            sl = slice(start, start + CHUNK)
+            d = torch.index_select(member_scores, 0, a[sl])  # (C, M)
+            d.sub_(torch.index_select(member_scores, 0, b[sl]))
+            out[sl] = fn(d)  # (C,)
+    return out
+
+
+def candidate_pairs(n: int, max_candidates: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair when there are few memes, else a random sample of distinct unordered pairs."""
+    total = n * (n - 1) // 2
+    if total <= max_candidates:
+        a, b = np.triu_indices(n, k=1)
+        return a.astype(np.int64), b.astype(np.int64)
+    a = rng.integers(0, n, size=max_candidates, dtype=np.int64)
+    b = rng.integers(0, n - 1, size=max_candidates, dtype=np.int64)
+    b = b + (b >= a)  # never a meme against itself
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keys = np.sort(lo * n + hi)
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]]  # distinct; several times faster than np.unique here
+    return keys // n, keys % n
+
+
+def pair_keys(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """Order-free key of a pair, so (a, b) and (b, a) are the same pair."""
+    return np.minimum(a, b) * n + np.maximum(a, b)
+
+
+def select(
+    a: np.ndarray,
+    b: np.ndarray,
+    order: np.ndarray,
+    n_pairs: int,
+    max_per_meme: int,
+    uses: dict[int, int] | None = None,
+    taken: set[int] | None = None,
+) -> list[int]:
+    """Greedy in `order`, skipping pairs whose memes already appear `max_per_meme` times."""
+    uses = {} if uses is None else uses
+    taken = set() if taken is None else taken
+    chosen: list[int] = []
+    for i in order:
+        if len(chosen) == n_pairs:
+            break
+        ai, bi = int(a[i]), int(b[i])
+        if int(i) in taken or uses.get(ai, 0) >= max_per_meme or uses.get(bi, 0) >= max_per_meme:
+            continue
+        uses[ai] = uses.get(ai, 0) + 1
+        uses[bi] = uses.get(bi, 0) + 1
+        taken.add(int(i))
+        chosen.append(int(i))
+    return chosen
+
+
+def propose(
+    member_scores: np.ndarray,
+    n_pairs: int,
+    strategy: str = "variance",
+    exclude: tuple[np.ndarray, np.ndarray] | None = None,
+    max_per_meme: int = 2,
+    max_candidates: int = 2_000_000,
+    seed: int = 0,
+    random_fraction: float = 0.0,
+) -> Proposal:
+    """Choose up to `n_pairs` pairs to rate from member scores (N, M); `exclude` holds rated pairs.
+
+    A `random_fraction` of the batch is drawn at random (exploration); the rest by `strategy`.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
+    if member_scores.ndim != 2:
+        raise ValueError(f"member scores must be (N, M), got {member_scores.shape}")
+    n = member_scores.shape[0]
+    rng = np.random.default_rng(seed)
+    a, b = candidate_pairs(n, max_candidates, rng)
+    if exclude is not None and len(exclude[0]):
+        keep = ~np.isin(pair_keys(a, b, n), pair_keys(exclude[0], exclude[1], n))
+        a, b = a[keep], b[keep]
+    if strategy == "random":
+        value = rng.random(len(a))
+    else:
+        scores = torch.from_numpy(np.ascontiguousarray(member_scores, dtype=np.float32))
+        value = pair_values(scores, torch.from_numpy(a), torch.from_numpy(b), strategy).numpy()
+    n_random = int(round(n_pairs * random_fraction)) if strategy != "random" else 0
+    uses: dict[int, int] = {}
+    taken: set[int] = set()
+    chosen = select(a, b, np.argsort(-value, kind="stable"), n_pairs - n_random, max_per_meme, uses, taken)
+    explored = select(a, b, rng.permutation(len(a)), n_random, max_per_meme, uses, taken)
+    picked = np.asarray(chosen + explored, dtype=np.int64)
+    # Show each pair in a random left/right order, so position says nothing about the model.
+    flip = rng.random(len(picked)) < 0.5
+    ca, cb = a[picked], b[picked]
+    by = np.array([strategy] * len(chosen) + ["random"] * len(explored), dtype=object)
+    return Proposal(np.where(flip, cb, ca), np.where(flip, ca, cb), value[picked].astype(float), strategy, by)

@@ -1,0 +1,108 @@
+"""Reading what training needs from the database: vectors of one encoder, ratings, rated pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from memethresher_shared.models import AcquisitionPair, CurationItem, Embedding, ModelVersion, Rating, Score
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from memethresher_trainer.model import EnsembleConfig
+from memethresher_trainer.train import Pairs
+
+
+@dataclass
+class Vectors:
+    """Embedded memes of one encoder: ids (N,) and unit vectors (N, D) in the same order."""
+
+    ids: np.ndarray
+    matrix: np.ndarray
+
+    def index(self) -> dict[int, int]:
+        return {int(meme_id): i for i, meme_id in enumerate(self.ids)}
+
+
+def decode(blob: bytes, dim: int) -> np.ndarray:
+    """A stored float16 little-endian vector as float32."""
+    vector = np.frombuffer(blob, dtype="<f2")
+    if vector.shape[0] != dim:
+        raise ValueError(f"vector holds {vector.shape[0]} values, its row says {dim}")
+    return vector.astype(np.float32)
+
+
+def load_vectors(session: Session, encoder: str, meme_ids: Iterable[int] | None = None) -> Vectors:
+    """Vectors of `encoder`, by meme id; vectors of another dimension than the majority are skipped."""
+    query = select(Embedding.meme_id, Embedding.dim, Embedding.vector).where(Embedding.encoder == encoder)
+    if meme_ids is not None:
+        query = query.where(Embedding.meme_id.in_(list(meme_ids)))
+    rows = session.execute(query.order_by(Embedding.meme_id)).all()
+    if not rows:
+        return Vectors(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32))
+    dims = np.array([row.dim for row in rows])
+    dim = int(np.bincount(dims).argmax())
+    rows = [row for row in rows if row.dim == dim]
+    ids = np.array([row.meme_id for row in rows], dtype=np.int64)
+    matrix = np.stack([decode(row.vector, dim) for row in rows])
+    return Vectors(ids, matrix)
+
+
+def load_pairs(session: Session, vectors: Vectors, config: EnsembleConfig) -> tuple[Pairs, int]:
+    """Ratings whose memes both have vectors, as soft-target pairs; also the id of the newest one used."""
+    where = vectors.index()
+    axes = {name: i for i, name in enumerate(config.axes)}
+    a, b, target, axis, last_id = [], [], [], [], 0
+    rows = session.execute(select(Rating.id, Rating.a_id, Rating.b_id, Rating.choice, Rating.axis)).all()
+    for row in rows:
+        if row.a_id not in where or row.b_id not in where or row.axis not in axes:
+            continue
+        if row.choice not in config.targets or row.a_id == row.b_id:
+            continue
+        a.append(where[row.a_id])
+        b.append(where[row.b_id])
+        target.append(config.targets[row.choice])
+        axis.append(axes[row.axis])
+        last_id = max(last_id, row.id)
+    return Pairs(np.array(a), np.array(b), np.array(target), np.array(axis)), last_id
+
+
+def rated_pairs(session: Session, vectors: Vectors) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs never to propose again: every rated pair."""
+    where = vectors.index()
+    rows = session.execute(select(Rating.a_id, Rating.b_id)).all()
+    pairs = [(where[r.a_id], where[r.b_id]) for r in rows if r.a_id in where and r.b_id in where]
+    if not pairs:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    arr = np.array(pairs, dtype=np.int64)
+    return arr[:, 0], arr[:, 1]
+
+
+def current_version(session: Session, encoder: str) -> ModelVersion | None:
+    query = select(ModelVersion).where(ModelVersion.encoder == encoder, ModelVersion.is_current.is_(True))
+    return session.execute(query.order_by(ModelVersion.id.desc())).scalars().first()
+
+
+def version_scores(session: Session, version_id: int) -> np.ndarray:
+    rows = session.execute(select(Score.mean).where(Score.model_version_id == version_id)).scalars().all()
+    return np.array(rows, dtype=np.float64)
+
+
+def queued_memes(session: Session) -> set[int]:
+    """Memes already in the curation queue in any state: never queued twice."""
+    return set(session.execute(select(CurationItem.meme_id)).scalars().all())
+
+
+def curation_blockers(session: Session, encoder: str) -> np.ndarray:
+    """Vectors of memes kept in the library or waiting in the queue: new picks must not duplicate them."""
+    ids = (
+        session.execute(select(CurationItem.meme_id).where(CurationItem.status.in_(("kept", "pending"))))
+        .scalars()
+        .all()
+    )
+    return load_vectors(session, encoder, ids).matrix if ids else np.zeros((0, 0), dtype=np.float32)
+
+
+def pending_pairs(session: Session) -> list[AcquisitionPair]:
+    return list(session.execute(select(AcquisitionPair).where(AcquisitionPair.status == "pending")).scalars())

@@ -1,0 +1,168 @@
+"""What the trainer and scorer tasks do, as plain functions over a session (no Celery here)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from memethresher_shared.models import ModelVersion
+from sqlalchemy.orm import Session
+
+from memethresher_trainer import artifacts, data, publish
+from memethresher_trainer.acquire import propose
+from memethresher_trainer.curate import pick_for_curation, score_threshold
+from memethresher_trainer.model import EnsembleConfig
+from memethresher_trainer.score import summarize
+from memethresher_trainer.settings import TrainerSettings
+from memethresher_trainer.train import FitResult, Pairs, fit, fit_with_warm_start
+
+log = logging.getLogger(__name__)
+
+
+def artifact_folder(settings: TrainerSettings, version_id: int) -> Path:
+    return Path(settings.storage) / "models" / str(version_id)
+
+
+@dataclass
+class TrainingData:
+    vectors: data.Vectors
+    config: EnsembleConfig
+    pairs: Pairs
+    last_rating: int
+
+
+def load_training_data(
+    session: Session, settings: TrainerSettings, encoder: str, overrides: dict[str, Any] | None = None
+) -> TrainingData | None:
+    """Vectors of `encoder` and every usable rating; None when there is nothing to learn from yet."""
+    vectors = data.load_vectors(session, encoder)
+    if len(vectors.ids) < 2:
+        return None
+    config = settings.ensemble_config(vectors.matrix.shape[1], **(overrides or {}))
+    pairs, last_rating = data.load_pairs(session, vectors, config)
+    if len(pairs) == 0:
+        return None
+    return TrainingData(vectors, config, pairs, last_rating)
+
+
+def fit_data(session: Session, encoder: str, td: TrainingData, warm_start: bool = True) -> FitResult:
+    """Train; warm-started from the current version when that does at least as well."""
+    keys = [int(i) for i in td.vectors.ids]
+    previous = data.current_version(session, encoder) if warm_start else None
+    if previous is None or not (Path(previous.artifact) / artifacts.WEIGHTS).is_file():
+        return fit(td.vectors.matrix, td.pairs, td.config, keys)
+    warm = artifacts.load_state(Path(previous.artifact))
+    return fit_with_warm_start(td.vectors.matrix, td.pairs, td.config, keys, warm)
+
+
+def save_version(
+    session: Session,
+    settings: TrainerSettings,
+    encoder: str,
+    result: FitResult,
+    n_ratings: int,
+    last_rating: int,
+) -> ModelVersion:
+    """A model version row, its loss curve and its artifact folder; not yet current."""
+    metrics = dict(result.metrics, last_rating_id=last_rating)
+    version = publish.add_version(session, encoder, result.model.config.to_dict(), metrics, n_ratings)
+    folder = artifact_folder(settings, version.id)
+    artifacts.save(result.model, folder, metrics, extra={"encoder": encoder, "model_version_id": version.id})
+    version.artifact = str(folder)
+    publish.add_curve(session, version.id, result.curve)
+    session.flush()
+    return version
+
+
+def already_trained(session: Session, encoder: str, n_ratings: int, last_rating: int) -> ModelVersion | None:
+    """The current version if it was trained on exactly these ratings (a redelivered task)."""
+    current = data.current_version(session, encoder)
+    if current and current.n_ratings == n_ratings and current.metrics.get("last_rating_id") == last_rating:
+        return current
+    return None
+
+
+def train(session: Session, settings: TrainerSettings, encoder: str) -> dict[str, Any]:
+    """Train, publish a new current version, score everything, acquire a batch, refill curation."""
+    td = load_training_data(session, settings, encoder)
+    if td is None:
+        return {"status": "skipped", "reason": "no ratings over embedded memes yet"}
+    done = already_trained(session, encoder, len(td.pairs), td.last_rating)
+    if done is not None:
+        return {
+            "status": "skipped",
+            "reason": "already trained on these ratings",
+            "model_version_id": done.id,
+        }
+    result = fit_data(session, encoder, td)
+    version = save_version(session, settings, encoder, result, len(td.pairs), td.last_rating)
+    publish.make_current(session, version)
+    summary = publish_version(session, settings, version, td.vectors)
+    return {"status": "trained", "model_version_id": version.id, **summary, "metrics": version.metrics}
+
+
+def publish_version(
+    session: Session, settings: TrainerSettings, version: ModelVersion, vectors: data.Vectors | None = None
+) -> dict[str, Any]:
+    """For a version that just became current: score every meme, new acquisition batch, curation."""
+    vectors = vectors if vectors is not None else data.load_vectors(session, version.encoder)
+    member = artifacts.load_wide(Path(version.artifact)).member_scores(vectors.matrix)[:, :, 0]  # (N, M)
+    mean, spread = summarize(member, settings.score_summary)
+    publish.upsert_scores(session, version.id, vectors.ids, mean, spread)
+    proposal = propose(
+        member,
+        settings.acquisition_batch_size,
+        settings.acquisition_strategy,
+        exclude=data.rated_pairs(session, vectors),
+        max_per_meme=settings.acquisition_max_per_meme,
+        random_fraction=settings.acquisition_random_fraction,
+        seed=version.id,
+    )
+    batch_id = publish.publish_batch(session, version.id, proposal, vectors.ids)
+    queued = curate(session, settings, version, vectors, mean, all_scores=mean)
+    return {
+        "scored": len(vectors.ids),
+        "acquisition_batch_id": batch_id,
+        "pairs": len(proposal.a),
+        "queued": queued,
+    }
+
+
+def curate(
+    session: Session,
+    settings: TrainerSettings,
+    version: ModelVersion,
+    vectors: data.Vectors,
+    mean: np.ndarray,
+    all_scores: np.ndarray,
+) -> int:
+    """Queue the memes among `vectors` that reach the top fraction of `all_scores`; returns how many."""
+    queued = data.queued_memes(session)
+    fresh = np.array([int(m) not in queued for m in vectors.ids], dtype=bool)
+    if not fresh.any():
+        return 0
+    threshold = score_threshold(all_scores, settings.curation_top_fraction)
+    blockers = data.curation_blockers(session, version.encoder)
+    picked = pick_for_curation(mean[fresh], vectors.matrix[fresh], threshold, blockers, settings.near_duplicate_cosine)
+    ids = vectors.ids[fresh][picked]
+    publish.queue_for_curation(session, version.id, [int(i) for i in ids], [float(s) for s in mean[fresh][picked]])
+    return len(ids)
+
+
+def score_memes(session: Session, settings: TrainerSettings, meme_ids: list[int] | None) -> dict[str, Any]:
+    """Score memes (all when `meme_ids` is None) with the current version, then curate them."""
+    version = data.current_version(session, settings.embedder)
+    if version is None:
+        return {"status": "skipped", "reason": f"no model for encoder {settings.embedder} yet"}
+    vectors = data.load_vectors(session, version.encoder, meme_ids)
+    if len(vectors.ids) == 0:
+        return {"status": "skipped", "reason": "no vectors for these memes", "model_version_id": version.id}
+    member = artifacts.load_wide(Path(version.artifact)).member_scores(vectors.matrix)[:, :, 0]
+    mean, spread = summarize(member, settings.score_summary)
+    publish.upsert_scores(session, version.id, vectors.ids, mean, spread)
+    session.flush()
+    queued = curate(session, settings, version, vectors, mean, data.version_scores(session, version.id))
+    return {"status": "scored", "model_version_id": version.id, "scored": len(vectors.ids), "queued": queued}

@@ -1,0 +1,152 @@
+"""`memethresher offline`: train, score, acquire and evaluate on files, with no services running."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from memethresher_trainer import artifacts
+from memethresher_trainer.acquire import STRATEGIES, propose
+from memethresher_trainer.evaluate import auroc, pairwise_accuracy, precision_at_percentiles
+from memethresher_trainer.files import InputError, load_embeddings, load_labels, load_ratings
+from memethresher_trainer.model import EnsembleConfig
+from memethresher_trainer.score import WideModel, summarize
+from memethresher_trainer.train import fit
+
+EXISTING = click.Path(exists=True, path_type=Path)
+
+
+def clear_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """Turn a bad input into `Error: <file>:<line>: <why>` and exit status 1, not a traceback."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except InputError as error:
+            raise click.ClickException(str(error)) from None
+
+    return run
+
+
+def model_inputs(model_dir: Path, embeddings: Path) -> tuple[EnsembleConfig, WideModel, list[str], np.ndarray]:
+    try:
+        config = EnsembleConfig.from_dict(artifacts.read_config(model_dir))
+        wide = artifacts.load_wide(model_dir)
+    except (FileNotFoundError, OSError, ValueError, KeyError) as error:
+        raise InputError(f"{model_dir}: not a usable model folder ({error})") from None
+    ids, vectors = load_embeddings(embeddings)
+    if vectors.shape[1] != config.dim:
+        raise InputError(
+            f"{embeddings}: vectors have dimension {vectors.shape[1]}, the model was trained on {config.dim}"
+        )
+    return config, wide, ids, vectors
+
+
+@click.group()
+def offline() -> None:
+    """Bring your own embeddings: learn a taste from rating files, score, pick pairs, evaluate."""
+
+
+@offline.command()
+@click.option("--embeddings", required=True, type=EXISTING, help=".npz with 'ids' (N) and 'vectors' (N x d)")
+@click.option("--ratings", required=True, type=EXISTING, help='JSON lines {"a": id, "b": id, "choice": "a+"}')
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="model folder")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--members", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--hidden", default=64, show_default=True, type=click.IntRange(min=1))
+@clear_errors
+def train(embeddings: Path, ratings: Path, out: Path, seed: int, members: int, hidden: int) -> None:
+    """Train an ensemble; OUT gets weights.safetensors, config.json, metrics.json and the wide export."""
+    ids, vectors = load_embeddings(embeddings)
+    config = EnsembleConfig(dim=vectors.shape[1], members=members, hidden=hidden, seed=seed)
+    pairs = load_ratings(ratings, {k: i for i, k in enumerate(ids)}, config.targets)
+    result = fit(vectors, pairs, config, keys=ids)
+    metrics = dict(result.metrics, curve=[vars(point) for point in result.curve])
+    artifacts.save(result.model, out, metrics)
+    m = result.metrics
+    held = f", validation loss {m['val_loss']:.4f}" if m["val_loss"] is not None else " (too few for validation)"
+    print(f"trained on {len(pairs)} ratings{held}, best epoch {m['best_epoch']}; wrote {out}")
+
+
+@offline.command()
+@click.option("--model", "model_dir", required=True, type=EXISTING)
+@click.option("--embeddings", required=True, type=EXISTING)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="CSV id,score,spread")
+@click.option("--summary", type=click.Choice(["mean", "median"]), default="mean", show_default=True)
+@clear_errors
+def score(model_dir: Path, embeddings: Path, out: Path, summary: str) -> None:
+    """Score every meme: the ensemble's mean (or median) score and the members' spread."""
+    _, wide, ids, vectors = model_inputs(model_dir, embeddings)
+    centre, spread = summarize(wide.member_scores(vectors)[:, :, 0], summary)
+    with out.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "score", "spread"])
+        writer.writerows(zip(ids, centre.round(6), spread.round(6), strict=True))
+    print(f"scored {len(ids)} memes; wrote {out}")
+
+
+@offline.command()
+@click.option("--model", "model_dir", required=True, type=EXISTING)
+@click.option("--embeddings", required=True, type=EXISTING)
+@click.option("--ratings", required=True, type=EXISTING, help="rated pairs, never proposed again")
+@click.option("--n", "n_pairs", required=True, type=click.IntRange(min=1))
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="variance", show_default=True)
+@click.option("--max-per-meme", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--random-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="share of the pairs drawn at random (exploration)")  # fmt: skip
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSON lines")
+@clear_errors
+def acquire(model_dir: Path, embeddings: Path, ratings: Path, n_pairs: int, strategy: str,
+            max_per_meme: int, seed: int, random_fraction: float, out: Path) -> None:  # fmt: skip
+    """Choose N pairs to rate next; lines {"a", "b", "strategy", "acquisition"}."""
+    config, wide, ids, vectors = model_inputs(model_dir, embeddings)
+    rated = load_ratings(ratings, {k: i for i, k in enumerate(ids)}, config.targets)
+    member = wide.member_scores(vectors)[:, :, 0]
+    proposal = propose(member, n_pairs, strategy, exclude=(rated.a, rated.b), max_per_meme=max_per_meme,
+                       seed=seed, random_fraction=random_fraction)  # fmt: skip
+    with out.open("w") as handle:
+        for a, b, value, by in zip(proposal.a, proposal.b, proposal.value, proposal.chosen_by, strict=True):
+            line = {"a": ids[a], "b": ids[b], "strategy": str(by), "acquisition": float(value)}
+            handle.write(json.dumps(line) + "\n")
+    print(f"chose {len(proposal.a)} pairs by {strategy}; wrote {out}")
+
+
+@offline.command()
+@click.option("--model", "model_dir", required=True, type=EXISTING)
+@click.option("--embeddings", required=True, type=EXISTING)
+@click.option("--labels", required=True, type=EXISTING, help='JSON lines {"id": id, "good": true}')
+@click.option("--ratings", type=EXISTING, help="also report pairwise accuracy on these")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@clear_errors
+def evaluate(model_dir: Path, embeddings: Path, labels: Path, ratings: Path | None, as_json: bool) -> None:
+    """AUROC of the scores against good/bad labels, precision at score percentiles, pairwise accuracy."""
+    config, wide, ids, vectors = model_inputs(model_dir, embeddings)
+    index = {k: i for i, k in enumerate(ids)}
+    rows, good = load_labels(labels, index)
+    scores, _ = summarize(wide.member_scores(vectors)[:, :, 0])
+    report: dict[str, Any] = {
+        "labels": len(rows),
+        "good": int(good.sum()),
+        "auroc": auroc(scores[rows], good),
+        "precision": precision_at_percentiles(scores[rows], good),
+    }
+    if ratings is not None:
+        rated = load_ratings(ratings, index, config.targets)
+        report["pairwise_accuracy"] = pairwise_accuracy(scores, rated.a, rated.b, rated.target)
+    if as_json:
+        print(json.dumps(report, default=float).replace("NaN", "null"))
+        return
+    print(f"AUROC {report['auroc']:.4f} over {report['labels']} labels ({report['good']} good)")
+    for name, value in report["precision"].items():
+        print(f"precision of the top {100 - int(name[1:])}%: {value:.3f}")
+    if "pairwise_accuracy" in report:
+        print(f"pairwise accuracy: {report['pairwise_accuracy']:.3f}")

@@ -1,0 +1,111 @@
+"""Writing what the API reads: model versions and loss curves, scores, acquisition batches, curation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from memethresher_shared.models import (
+    AcquisitionBatch,
+    AcquisitionPair,
+    CurationItem,
+    ModelVersion,
+    Score,
+    TrainingMetric,
+)
+from sqlalchemy import Table, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from memethresher_trainer.acquire import Proposal
+from memethresher_trainer.train import EpochMetric
+
+
+def add_version(
+    session: Session, encoder: str, config: dict[str, Any], metrics: dict[str, Any], n_ratings: int
+) -> ModelVersion:
+    """A new, not yet current, model version; its artifact folder is filled in by the caller."""
+    version = ModelVersion(encoder=encoder, config=config, metrics=metrics, artifact="", n_ratings=n_ratings)
+    session.add(version)
+    session.flush()
+    return version
+
+
+def add_curve(session: Session, version_id: int, curve: list[EpochMetric]) -> None:
+    session.add_all(
+        TrainingMetric(
+            model_version_id=version_id,
+            step=point.step,
+            train_loss=point.train_loss,
+            val_loss=point.val_loss,
+            val_accuracy=point.val_accuracy,
+        )
+        for point in curve
+    )
+
+
+def make_current(session: Session, version: ModelVersion) -> None:
+    """Exactly one current version per encoder."""
+    session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.encoder == version.encoder, ModelVersion.id != version.id)
+        .values(is_current=False)
+    )
+    version.is_current = True
+    session.flush()
+
+
+def _insert(session: Session, table: Table) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def upsert_scores(
+    session: Session, version_id: int, meme_ids: np.ndarray, mean: np.ndarray, spread: np.ndarray
+) -> None:
+    """Scores of one version; writing them again replaces them."""
+    rows = [
+        {"meme_id": int(m), "model_version_id": version_id, "mean": float(s), "spread": float(u)}
+        for m, s, u in zip(meme_ids, mean, spread, strict=True)
+    ]
+    table = Score.__table__
+    for start in range(0, len(rows), 2000):
+        stmt = _insert(session, table).values(rows[start : start + 2000])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["meme_id", "model_version_id"],
+            set_={"mean": stmt.excluded.mean, "spread": stmt.excluded.spread},
+        )
+        session.execute(stmt)
+
+
+def publish_batch(session: Session, version_id: int, proposal: Proposal, meme_ids: np.ndarray) -> int | None:
+    """A new acquisition batch; pairs still pending from older batches are set aside as skipped."""
+    if len(proposal.a) == 0:
+        return None
+    session.execute(update(AcquisitionPair).where(AcquisitionPair.status == "pending").values(status="skipped"))
+    batch = AcquisitionBatch(model_version_id=version_id, strategy=proposal.strategy)
+    session.add(batch)
+    session.flush()
+    session.add_all(
+        AcquisitionPair(
+            batch_id=batch.id,
+            a_id=int(meme_ids[a]),
+            b_id=int(meme_ids[b]),
+            position=i,
+            acquisition=float(value),
+        )
+        for i, (a, b, value) in enumerate(zip(proposal.a, proposal.b, proposal.value, strict=True))
+    )
+    return batch.id
+
+
+def queue_for_curation(session: Session, version_id: int, meme_ids: list[int], scores: list[float]) -> None:
+    """Pending curation items; a meme already queued (by a concurrent scorer) is left as it is."""
+    if not meme_ids:
+        return
+    rows = [
+        {"meme_id": m, "model_version_id": version_id, "score": s, "status": "pending"}
+        for m, s in zip(meme_ids, scores, strict=True)
+    ]
+    stmt = _insert(session, CurationItem.__table__).values(rows).on_conflict_do_nothing(index_elements=["meme_id"])
+    session.execute(stmt)

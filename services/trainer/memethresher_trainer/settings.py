@@ -1,0 +1,64 @@
+"""Trainer settings: the ensemble recipe and acquisition, on top of the shared settings."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from memethresher_shared.settings import Settings
+from pydantic import Field
+
+from memethresher_trainer.model import DEFAULT_TARGETS, EnsembleConfig
+
+
+class TrainerSettings(Settings):
+    """`MEMETHRESHER_ENSEMBLE_MEMBERS`, `MEMETHRESHER_ACQUISITION_STRATEGY`, ..."""
+
+    ensemble_members: int = Field(default=16, ge=1)
+    ensemble_hidden: int = Field(default=64, ge=1)
+    ensemble_depth: int = Field(default=1, ge=0)
+    ensemble_dropout: float = Field(default=0.1, ge=0, lt=1)
+    ensemble_lr: float = Field(default=3e-3, gt=0)
+    ensemble_max_epochs: int = Field(default=150, ge=1)
+    ensemble_patience: int = Field(default=12, ge=1)
+    choice_targets: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TARGETS))
+    rating_axes: tuple[str, ...] = ("overall",)
+    # Measured in bench_learning: closeness to a coin flip, half of each batch random, needs the fewest
+    # ratings; ensemble variance (the seed's method) over-samples odd memes the members disagree on.
+    acquisition_strategy: str = Field(default="uncertainty", pattern="^(variance|uncertainty|bald|random)$")
+    acquisition_max_per_meme: int = Field(default=2, ge=1)
+    # Share of each batch drawn at random, so the model keeps seeing the whole collection.
+    acquisition_random_fraction: float = Field(default=0.5, ge=0, le=1)
+    score_summary: str = Field(default="mean", pattern="^(mean|median)$")
+    # A training that finds the lock held retries after this long; requests meanwhile coalesce.
+    train_retry_s: int = Field(default=5, ge=1)
+    seed: int = 0
+    # Threads torch may use for training and scoring; 0 keeps torch's default (one per core).
+    # One by default: the default ensemble is small, and with the cores shared by the API and the
+    # other workers, more threads made training tens of times slower (spinning, not working).
+    trainer_threads: int = Field(default=1, ge=0)
+
+    def ensemble_config(self, dim: int, **overrides: object) -> EnsembleConfig:
+        values: dict[str, object] = {
+            "dim": dim,
+            "members": self.ensemble_members,
+            "hidden": self.ensemble_hidden,
+            "depth": self.ensemble_depth,
+            "dropout": self.ensemble_dropout,
+            "lr": self.ensemble_lr,
+            "max_epochs": self.ensemble_max_epochs,
+            "patience": self.ensemble_patience,
+            "targets": dict(self.choice_targets),
+            "axes": tuple(self.rating_axes),
+            "seed": self.seed,
+        }
+        values.update(overrides)
+        return EnsembleConfig(**values)  # type: ignore[arg-type]
+
+
+@functools.cache
+def get_trainer_settings() -> TrainerSettings:
+    settings = TrainerSettings()
+    if settings.trainer_threads:
+        torch.set_num_threads(settings.trainer_threads)
+    return settings

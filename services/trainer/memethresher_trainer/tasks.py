@@ -1,0 +1,149 @@
+"""Celery wiring of the trainer (queue `train`) and scorer (queue `score`): thin tasks over `jobs`.
+
+Start a worker with `python -m celery -A memethresher_trainer.tasks worker -Q train,score`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from celery import Task, chord, group
+from memethresher_shared import coordination
+from memethresher_shared import tasks as names
+from memethresher_shared.celery_app import app
+from memethresher_shared.db import session_scope
+from memethresher_shared.models import ModelVersion
+from redis.exceptions import LockError
+
+from memethresher_trainer import jobs, publish
+from memethresher_trainer.settings import get_trainer_settings
+
+# Names beyond the shared ones; the `trainer.` prefix routes them to the train queue.
+SWEEP = "trainer.sweep"  # (encoder: str | None, grid: list[dict] | None)
+SWEEP_FIT = "trainer.sweep_fit"  # (encoder: str, overrides: dict) -> {"model_version_id", "val_loss"}
+SWEEP_PICK = "trainer.sweep_pick"  # (results: list[dict], encoder: str) — chord callback
+MAKE_CURRENT = "trainer.make_current"  # (model_version_id: int) — roll back or forward to a version
+
+DEFAULT_GRID: list[dict[str, Any]] = [
+    {"hidden": 32},
+    {"hidden": 64},
+    {"hidden": 128},
+    {"hidden": 64, "dropout": 0.3},
+    {"hidden": 64, "depth": 2},
+    {"hidden": 64, "lr": 1e-3},
+]
+
+
+class LockHeld(Exception):
+    """Another training of the same encoder is running."""
+
+
+@contextmanager
+def training_slot(encoder: str) -> Iterator[None]:
+    """The one-training-per-encoder lock, released even when the work fails."""
+    lock = coordination.training_lock(coordination.redis_client(), encoder)
+    if not lock.acquire():
+        raise LockHeld(encoder)
+    try:
+        yield
+    finally:
+        try:
+            lock.release()
+        except LockError:  # expired while we worked; nobody else may hold it now
+            pass
+
+
+@app.task(name=names.TRAIN, bind=True, max_retries=720)
+def train(self: Task, encoder: str | None = None) -> dict[str, Any]:
+    settings = get_trainer_settings()
+    encoder = encoder or settings.embedder
+    # Cleared first, so ratings that arrive while this runs queue the next training.
+    coordination.clear_retrain_request(coordination.redis_client(), encoder)
+    try:
+        with training_slot(encoder), session_scope() as session:
+            return jobs.train(session, settings, encoder)
+    except LockHeld:
+        raise self.retry(countdown=settings.train_retry_s) from None
+
+
+@app.task(name=names.SCORE_MEMES)
+def score_memes(meme_ids: list[int]) -> dict[str, Any]:
+    with session_scope() as session:
+        return jobs.score_memes(session, get_trainer_settings(), [int(i) for i in meme_ids])
+
+
+@app.task(name=names.SCORE_ALL)
+def score_all() -> dict[str, Any]:
+    with session_scope() as session:
+        return jobs.score_memes(session, get_trainer_settings(), None)
+
+
+@app.task(name=SWEEP)
+def sweep(encoder: str | None = None, grid: list[dict[str, Any]] | None = None) -> str:
+    """Fan the grid out over trainer workers; the best validation loss becomes current."""
+    encoder = encoder or get_trainer_settings().embedder
+    header = group(sweep_fit.s(encoder, overrides) for overrides in (grid or DEFAULT_GRID))
+    return str(chord(header)(sweep_pick.s(encoder)).id)
+
+
+@app.task(name=SWEEP_FIT)
+def sweep_fit(encoder: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    settings = get_trainer_settings()
+    with session_scope() as session:
+        td = jobs.load_training_data(session, settings, encoder, overrides)
+        if td is None:
+            return {"model_version_id": None, "val_loss": None, "overrides": overrides}
+        result = jobs.fit_data(session, encoder, td, warm_start=False)
+        version = jobs.save_version(session, settings, encoder, result, len(td.pairs), td.last_rating)
+        version.metrics = dict(version.metrics, sweep=overrides)
+        return {
+            "model_version_id": version.id,
+            "val_loss": result.metrics["val_loss"],
+            "overrides": overrides,
+        }
+
+
+def best_of(results: list[dict[str, Any]]) -> int | None:
+    """The version with the lowest validation loss; one without a loss only when none has one."""
+    usable = [r for r in results if r.get("model_version_id") is not None]
+    if not usable:
+        return None
+    usable.sort(key=lambda r: (r["val_loss"] is None, r["val_loss"] or 0.0))
+    return int(usable[0]["model_version_id"])
+
+
+@app.task(name=SWEEP_PICK, bind=True, max_retries=720)
+def sweep_pick(self: Task, results: list[dict[str, Any]], encoder: str) -> dict[str, Any]:
+    best = best_of(results)
+    if best is None:
+        return {"status": "skipped", "reason": "no ratings to sweep over"}
+    try:
+        return _make_current(best, encoder) | {"candidates": results}
+    except LockHeld:
+        raise self.retry(countdown=get_trainer_settings().train_retry_s) from None
+
+
+@app.task(name=MAKE_CURRENT, bind=True, max_retries=720)
+def make_current(self: Task, model_version_id: int) -> dict[str, Any]:
+    with session_scope() as session:
+        version = session.get(ModelVersion, model_version_id)
+        if version is None:
+            return {"status": "skipped", "reason": f"no model version {model_version_id}"}
+        encoder = version.encoder
+    try:
+        return _make_current(model_version_id, encoder)
+    except LockHeld:
+        raise self.retry(countdown=get_trainer_settings().train_retry_s) from None
+
+
+def _make_current(model_version_id: int, encoder: str) -> dict[str, Any]:
+    settings = get_trainer_settings()
+    with training_slot(encoder), session_scope() as session:
+        version = session.get(ModelVersion, model_version_id)
+        if version is None:
+            return {"status": "skipped", "reason": f"no model version {model_version_id}"}
+        publish.make_current(session, version)
+        summary = jobs.publish_version(session, settings, version)
+        return {"status": "current", "model_version_id": version.id, **summary}

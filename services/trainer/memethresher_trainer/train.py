@@ -1,0 +1,229 @@
+"""Training the ensemble on rated pairs: a validation split by meme, loss curves, early stopping."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from memethresher_trainer.model import Ensemble, EnsembleConfig
+
+
+@dataclass
+class Pairs:
+    """Rated pairs as indices into a vector table: target = P(a beats b) on rating axis `axis`."""
+
+    a: np.ndarray  # (P,) int64
+    b: np.ndarray  # (P,) int64
+    target: np.ndarray  # (P,) float32
+    axis: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (P,) int64
+
+    def __post_init__(self) -> None:
+        self.a = np.asarray(self.a, dtype=np.int64)
+        self.b = np.asarray(self.b, dtype=np.int64)
+        self.target = np.asarray(self.target, dtype=np.float32)
+        if len(self.axis) != len(self.a):
+            self.axis = np.zeros(len(self.a), dtype=np.int64)
+        self.axis = np.asarray(self.axis, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def subset(self, mask: np.ndarray) -> Pairs:
+        return Pairs(self.a[mask], self.b[mask], self.target[mask], self.axis[mask])
+
+
+@dataclass
+class EpochMetric:
+    step: int
+    train_loss: float
+    val_loss: float | None
+    val_accuracy: float | None
+
+
+@dataclass
+class FitResult:
+    model: Ensemble
+    curve: list[EpochMetric]
+    metrics: dict[str, Any]
+
+
+def validation_memes(keys: Sequence[object], fraction: float, salt: str = "memethresher") -> np.ndarray:
+    """Which memes are held out, decided by a hash of each meme's key so it is stable across retrains."""
+    cut = int(fraction * 2**32)
+    out = np.empty(len(keys), dtype=bool)
+    for i, key in enumerate(keys):
+        digest = hashlib.blake2b(f"{salt}:{key}".encode(), digest_size=4).digest()
+        out[i] = int.from_bytes(digest, "little") < cut
+    return out
+
+
+def split_pairs(pairs: Pairs, held_out: np.ndarray) -> tuple[Pairs, Pairs]:
+    """Train pairs touch only training memes; every validation pair holds a held-out meme."""
+    touches = held_out[pairs.a] | held_out[pairs.b]
+    return pairs.subset(~touches), pairs.subset(touches)
+
+
+def pair_logits(model: Ensemble, x: torch.Tensor, pairs: Pairs) -> torch.Tensor:
+    """Per-member logits of P(a beats b) without dropout: (M, P), scoring each meme once."""
+    used, inverse = np.unique(np.concatenate([pairs.a, pairs.b]), return_inverse=True)
+    with torch.no_grad():
+        scores = model.score_all(x[torch.from_numpy(used)])  # (U, M, A)
+    ia, ib = torch.from_numpy(inverse[: len(pairs)]), torch.from_numpy(inverse[len(pairs) :])
+    ax = torch.from_numpy(pairs.axis)
+    diff = scores[ia, :, ax] - scores[ib, :, ax]  # (P, M)
+    return diff.T
+
+
+def evaluate_pairs(model: Ensemble, x: torch.Tensor, pairs: Pairs) -> tuple[float, float | None]:
+    """Mean member BCE and the ensemble's pairwise accuracy on non-tied pairs."""
+    logits = pair_logits(model, x, pairs)  # (M, P)
+    target = torch.from_numpy(pairs.target).expand_as(logits)
+    loss = F.binary_cross_entropy_with_logits(logits, target).item()
+    p = torch.sigmoid(logits).mean(0)
+    decided = torch.from_numpy(pairs.target != 0.5)
+    if not bool(decided.any()):
+        return loss, None
+    truth = torch.from_numpy(pairs.target > 0.5)
+    accuracy = ((p > 0.5) == truth)[decided].float().mean().item()
+    return loss, accuracy
+
+
+def _epoch(model: Ensemble, opt: torch.optim.Optimizer, x: torch.Tensor, pairs: Pairs, gen: torch.Generator) -> float:
+    """One pass; each member sees the pairs in its own order. Returns the mean member loss."""
+    cfg = model.config
+    n = len(pairs)
+    order = torch.rand(cfg.members, n, generator=gen).argsort(dim=1)  # (M, P): one order per member
+    a, b = torch.from_numpy(pairs.a), torch.from_numpy(pairs.b)
+    t, ax = torch.from_numpy(pairs.target), torch.from_numpy(pairs.axis)
+    model.train()
+    total = 0.0
+    for start in range(0, n, cfg.batch_size):
+        idx = order[:, start : start + cfg.batch_size]  # (M, B)
+        # One gather and one bmm for both sides of every pair.
+        scores = model(x[torch.cat([a[idx], b[idx]], dim=1)])  # (M, 2B, A)
+        sa, sb = scores.split(idx.shape[1], dim=1)
+        logits = sa - sb  # (M, B, A)
+        logits = logits.gather(2, ax[idx].unsqueeze(-1)).squeeze(-1)  # (M, B)
+        # Sum over members of each member's mean loss: every member gets exactly its own gradient.
+        loss = F.binary_cross_entropy_with_logits(logits, t[idx], reduction="none").mean(1).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.item() * idx.shape[1]
+    return total / (n * cfg.members)
+
+
+def fit(
+    vectors: np.ndarray,
+    pairs: Pairs,
+    config: EnsembleConfig,
+    keys: Sequence[object] | None = None,
+    init: dict[str, torch.Tensor] | None = None,
+) -> FitResult:
+    """Train on `pairs` over `vectors` (N, D); early stopping on memes held out by key."""
+    if len(pairs) == 0:
+        raise ValueError("no rated pairs to train on")
+    if vectors.ndim != 2 or vectors.shape[1] != config.dim:
+        raise ValueError(f"vectors must be (N, {config.dim}), got {vectors.shape}")
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)  # dropout masks
+    x = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+    held_out = validation_memes(keys if keys is not None else range(len(vectors)), config.val_fraction)
+    train_pairs, val_pairs = split_pairs(pairs, held_out)
+    if len(val_pairs) < config.min_val_pairs or len(train_pairs) == 0:
+        train_pairs, val_pairs = pairs, pairs.subset(np.zeros(len(pairs), dtype=bool))
+    model = Ensemble(config)
+    if init is not None:
+        model.load_state(init)
+    curve, best_epoch = _train_loop(model, x, train_pairs, val_pairs)
+    metrics = _summary(model, x, train_pairs, val_pairs, curve, best_epoch)
+    metrics["warm_start"] = init is not None
+    if config.refit and len(val_pairs):
+        # The split kept a third of the ratings out of training; with the stopping point known,
+        # train again on all of them. The metrics above stay those measured on unseen memes.
+        metrics["refit_epochs"] = max(best_epoch + 1, config.min_refit_epochs)
+        model = _refit(config, x, pairs, init, epochs=metrics["refit_epochs"])
+    metrics["train_seconds"] = round(time.perf_counter() - started, 3)
+    return FitResult(model, curve, metrics)
+
+
+def _refit(
+    config: EnsembleConfig, x: torch.Tensor, pairs: Pairs, init: dict[str, torch.Tensor] | None, epochs: int
+) -> Ensemble:
+    model = Ensemble(config)
+    if init is not None:
+        model.load_state(init)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    gen = torch.Generator().manual_seed(config.seed)
+    for _ in range(epochs):
+        _epoch(model, opt, x, pairs, gen)
+    return model.eval()
+
+
+def _train_loop(model: Ensemble, x: torch.Tensor, train: Pairs, val: Pairs) -> tuple[list[EpochMetric], int]:
+    """Epochs until validation loss stops improving; the best epoch's weights are restored."""
+    cfg = model.config
+    # fused: one kernel updates every weight tensor, instead of a Python loop per tensor.
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    use_val = len(val) > 0
+    epochs = cfg.max_epochs if use_val else cfg.fixed_epochs
+    curve: list[EpochMetric] = []
+    best_loss, best_epoch, best_state, stale = float("inf"), epochs - 1, None, 0
+    for epoch in range(epochs):
+        train_loss = _epoch(model, opt, x, train, gen)
+        if not use_val:
+            curve.append(EpochMetric(epoch, train_loss, None, None))
+            continue
+        model.eval()
+        val_loss, val_acc = evaluate_pairs(model, x, val)
+        curve.append(EpochMetric(epoch, train_loss, val_loss, val_acc))
+        if val_loss < best_loss - 1e-5:
+            best_loss, best_epoch, best_state, stale = val_loss, epoch, model.state(), 0
+        else:
+            stale += 1
+            if stale >= cfg.patience and epoch + 1 >= cfg.min_epochs:
+                break
+    if best_state is not None:
+        model.load_state(best_state)
+    model.eval()
+    return curve, best_epoch
+
+
+def _summary(
+    model: Ensemble, x: torch.Tensor, train: Pairs, val: Pairs, curve: list[EpochMetric], best_epoch: int
+) -> dict[str, Any]:
+    train_loss, train_acc = evaluate_pairs(model, x, train)
+    val_loss, val_acc = evaluate_pairs(model, x, val) if len(val) else (None, None)
+    return {
+        "best_epoch": best_epoch,
+        "epochs_run": len(curve),
+        "train_loss": train_loss,
+        "train_accuracy": train_acc,
+        "val_loss": val_loss,
+        "val_accuracy": val_acc,
+        "n_train_pairs": len(train),
+        "n_val_pairs": len(val),
+    }
+
+
+def fit_with_warm_start(
+    vectors: np.ndarray,
+    pairs: Pairs,
+    config: EnsembleConfig,
+    keys: Sequence[object] | None = None,
+    previous: tuple[EnsembleConfig, dict[str, torch.Tensor]] | None = None,
+) -> FitResult:
+    """Train cold and, if the previous version has the same shape, warm from its weights; keep the better."""
+    cold = fit(vectors, pairs, config, keys)
+    if previous is None or not config.same_shape(previous[0]) or cold.metrics["val_loss"] is None:
+        return cold
+    warm = fit(vectors, pairs, config, keys, init=previous[1])
+    return warm if warm.metrics["val_loss"] <= cold.metrics["val_loss"] else cold

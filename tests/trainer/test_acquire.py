@@ -1,0 +1,93 @@
+"""Choosing pairs to rate: the strategies' values, rated pairs excluded, batches spread over memes."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from memethresher_trainer.acquire import STRATEGIES, candidate_pairs, pair_keys, pair_values, propose
+
+
+def member_scores(n: int = 60, members: int = 8, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    # Memes differ in how much the members disagree about them.
+    return (rng.normal(size=(n, 1)) + rng.normal(size=(n, members)) * rng.uniform(0, 2, size=(n, 1))).astype(np.float32)
+
+
+def reference(scores: np.ndarray, a: np.ndarray, b: np.ndarray, strategy: str) -> np.ndarray:
+    """The textbook formulas, one pair at a time."""
+    out = []
+    for i, j in zip(a, b, strict=True):
+        p = 1 / (1 + np.exp(-(scores[i].astype(np.float64) - scores[j])))
+        h = lambda q: -(q * np.log(q) + (1 - q) * np.log(1 - q))  # noqa: E731
+        out.append({"variance": p.var(), "uncertainty": 0.5 - abs(p.mean() - 0.5),
+                    "bald": h(p.mean()) - h(p).mean()}[strategy])  # fmt: skip
+    return np.array(out)
+
+
+@pytest.mark.parametrize("strategy", ["variance", "uncertainty", "bald"])
+def test_pair_values_match_the_formulas(strategy: str) -> None:
+    scores = member_scores()
+    a, b = candidate_pairs(60, 10_000, np.random.default_rng(0))
+    got = pair_values(torch.from_numpy(scores), torch.from_numpy(a), torch.from_numpy(b), strategy)
+    np.testing.assert_allclose(got.numpy(), reference(scores, a, b, strategy), atol=1e-5)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_rated_pairs_are_never_proposed_in_either_order(strategy: str) -> None:
+    scores = member_scores(n=30)
+    all_a, all_b = np.triu_indices(30, k=1)
+    rated_a, rated_b = all_b[::2], all_a[::2]  # half of every pair, rated with b shown first
+    proposal = propose(scores, 40, strategy, exclude=(rated_a, rated_b), max_per_meme=4)
+    rated = set(pair_keys(rated_a, rated_b, 30).tolist())
+    chosen = pair_keys(proposal.a, proposal.b, 30).tolist()
+    assert len(chosen) == 40 and len(set(chosen)) == 40
+    assert not rated & set(chosen)
+    assert (proposal.a != proposal.b).all()
+
+
+def test_a_batch_spreads_over_many_memes() -> None:
+    scores = member_scores(n=200)
+    scores[7] = np.tile([4.0, -4.0], 4)  # members split on this meme: it would be in every top pair
+    proposal = propose(scores, 64, "variance", max_per_meme=2)
+    uses = Counter(proposal.a.tolist() + proposal.b.tolist())
+    assert max(uses.values()) <= 2
+    assert len(uses) >= 64
+    assert uses[7] == 2
+    uncapped = propose(scores, 64, "variance", max_per_meme=1000)
+    assert Counter(uncapped.a.tolist() + uncapped.b.tolist())[7] > 10
+
+
+def test_the_most_disputed_pairs_come_first() -> None:
+    scores = member_scores(n=100)
+    proposal = propose(scores, 20, "variance", max_per_meme=100)
+    a, b = np.triu_indices(100, k=1)
+    values = reference(scores, a, b, "variance")
+    assert proposal.value.min() >= np.sort(values)[-20] - 1e-6
+    assert proposal.strategy == "variance"
+
+
+def test_large_collections_use_a_sample_of_distinct_candidates() -> None:
+    a, b = candidate_pairs(100_000, 50_000, np.random.default_rng(1))
+    assert 49_000 < len(a) <= 50_000
+    assert (a < b).all()
+    assert len(np.unique(pair_keys(a, b, 100_000))) == len(a)
+
+
+def test_unknown_strategy_is_refused() -> None:
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        propose(member_scores(), 4, "vibes")
+
+
+def test_part_of_a_batch_can_be_random_exploration() -> None:
+    scores = member_scores(n=200)
+    proposal = propose(scores, 40, "variance", random_fraction=0.5, max_per_meme=2)
+    assert list(proposal.chosen_by).count("variance") == 20 and list(proposal.chosen_by).count("random") == 20
+    keys = pair_keys(proposal.a, proposal.b, 200)
+    assert len(set(keys.tolist())) == 40
+    assert max(Counter(proposal.a.tolist() + proposal.b.tolist()).values()) <= 2
+    greedy = propose(scores, 40, "variance", max_per_meme=2)
+    # The exploration half is not simply the next-best pairs by variance.
+    assert proposal.value[proposal.chosen_by == "random"].mean() < greedy.value[20:].mean()

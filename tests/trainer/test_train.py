@@ -1,0 +1,114 @@
+"""Training: learns a hidden taste, holds out memes by hash, stops early at the best step."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from memethresher_trainer.model import EnsembleConfig
+from memethresher_trainer.train import (
+    Pairs,
+    evaluate_pairs,
+    fit,
+    fit_with_warm_start,
+    split_pairs,
+    validation_memes,
+)
+
+from tests.trainer.tastes import hidden_taste, rated_pairs, unit_vectors
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.corrcoef(np.argsort(np.argsort(x)), np.argsort(np.argsort(y)))[0, 1])
+
+
+def test_ensemble_learns_a_hidden_taste_on_memes_it_never_saw() -> None:
+    x = unit_vectors(300, 16)
+    taste = hidden_taste(x)
+    result = fit(x, rated_pairs(taste, 800), EnsembleConfig(dim=16, members=8, hidden=32))
+    held_out = validation_memes(range(300), 0.2)
+    with torch.no_grad():
+        scores = result.model.score_all(torch.from_numpy(x))[:, :, 0].mean(1).numpy()
+    assert result.metrics["val_accuracy"] > 0.75
+    assert spearman(scores[held_out], taste[held_out]) > 0.8
+
+
+def test_validation_split_holds_memes_out_by_hash() -> None:
+    keys = list(range(1000))
+    held_out = validation_memes(keys, 0.2)
+    assert 0.15 < held_out.mean() < 0.25
+    # Stable: the same meme is held out whatever else is in the table, in any order.
+    again = validation_memes(list(reversed(keys))[:500], 0.2)
+    np.testing.assert_array_equal(again, held_out[::-1][:500])
+    pairs = rated_pairs(np.zeros(1000), 3000)
+    train, val = split_pairs(pairs, held_out)
+    assert len(train) + len(val) == len(pairs)
+    assert not held_out[train.a].any() and not held_out[train.b].any()
+    assert (held_out[val.a] | held_out[val.b]).all()
+
+
+def test_early_stopping_restores_the_best_step() -> None:
+    x = unit_vectors(120, 32)
+    pairs = rated_pairs(hidden_taste(x), 150, noisy=True)
+    # Wide, no dropout, a high learning rate: it overfits quickly and validation loss turns up.
+    config = EnsembleConfig(dim=32, members=4, hidden=256, dropout=0.0, lr=3e-2, weight_decay=0.0,
+                            patience=6, max_epochs=80, min_val_pairs=4, refit=False)  # fmt: skip
+    result = fit(x, pairs, config)
+    losses = [point.val_loss for point in result.curve]
+    best = int(np.argmin(losses))
+    assert result.metrics["best_epoch"] == best
+    assert len(losses) > best + 1 and losses[-1] > losses[best]  # it trained past the best step ...
+    assert abs(result.metrics["val_loss"] - losses[best]) < 1e-6  # ... and came back to it
+    held_out = validation_memes(range(120), config.val_fraction)
+    val = split_pairs(pairs, held_out)[1]
+    assert abs(evaluate_pairs(result.model, torch.from_numpy(x), val)[0] - losses[best]) < 1e-6
+
+
+def test_refit_trains_on_every_rating_for_the_chosen_epochs() -> None:
+    x = unit_vectors(200, 16)
+    taste = hidden_taste(x)
+    pairs = rated_pairs(taste, 400)
+    split = fit(x, pairs, EnsembleConfig(dim=16, members=4, refit=False))
+    refit = fit(x, pairs, EnsembleConfig(dim=16, members=4))
+    assert refit.metrics["refit_epochs"] == max(split.metrics["best_epoch"] + 1, 15)
+    assert refit.metrics["val_loss"] == split.metrics["val_loss"]  # measured before the refit
+    # The refit model has seen the held-out memes' ratings too: it fits all ratings better.
+    all_loss = [evaluate_pairs(r.model, torch.from_numpy(x), pairs)[0] for r in (split, refit)]
+    assert all_loss[1] < all_loss[0]
+
+
+def test_each_member_sees_its_own_data_order() -> None:
+    x = unit_vectors(80, 8)
+    pairs = rated_pairs(hidden_taste(x), 200)
+    config = EnsembleConfig(dim=8, members=3, hidden=8, dropout=0.0, max_epochs=3, min_epochs=3, patience=3)
+    same_start = {k: v[:1].expand_as(v).clone() for k, v in fit(x, pairs, config).model.state().items()}
+    trained = fit(x, pairs, config, init=same_start).model.weights[0].detach()
+    assert not torch.allclose(trained[0], trained[1])  # identical start, different orders, different end
+
+
+def test_trains_on_twenty_ratings_over_fifty_memes() -> None:
+    x = unit_vectors(50, 8)
+    pairs = rated_pairs(hidden_taste(x), 20)
+    result = fit(x, pairs, EnsembleConfig(dim=8))
+    assert result.metrics["n_train_pairs"] + result.metrics["n_val_pairs"] >= 20
+    assert np.isfinite(result.metrics["train_loss"])
+    assert len(result.curve) >= 1
+
+
+def test_ties_and_strong_preferences_train_together() -> None:
+    x = unit_vectors(60, 8)
+    pairs = Pairs(np.arange(0, 30), np.arange(30, 60), np.tile([0.95, 0.5, 0.05], 10))
+    result = fit(x, pairs, EnsembleConfig(dim=8, members=2))
+    assert np.isfinite(result.metrics["train_loss"])
+
+
+def test_warm_start_is_kept_only_when_it_does_at_least_as_well() -> None:
+    x = unit_vectors(200, 16)
+    taste = hidden_taste(x)
+    config = EnsembleConfig(dim=16, members=4, hidden=16)
+    previous = fit(x, rated_pairs(taste, 600, seed=5), config).model.state()
+    pairs = rated_pairs(taste, 300, seed=6)
+    cold = fit(x, pairs, config)
+    warm = fit(x, pairs, config, init=previous)
+    chosen = fit_with_warm_start(x, pairs, config, previous=(config, previous))
+    assert chosen.metrics["val_loss"] == min(cold.metrics["val_loss"], warm.metrics["val_loss"])
+    assert chosen.metrics["warm_start"] == (warm.metrics["val_loss"] <= cold.metrics["val_loss"])
