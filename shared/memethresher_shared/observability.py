@@ -1,4 +1,4 @@
-"""Prometheus metrics and structured logs for the API and the Celery workers.
+"""Prometheus metrics for the API and the Celery workers (structured logs live in `logs.py`).
 
 Workers call `install_worker_observability(app, service)` once in their `tasks.py`: task
 counters and durations come from Celery's signals, logs become JSON lines carrying the task
@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import json
 import logging
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 from celery import Celery, signals
-from celery import current_task as _current_task
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -39,13 +36,12 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from memethresher_shared import tasks
+from memethresher_shared.logs import configure_logging
 from memethresher_shared.settings import ENV_PREFIX
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Seconds: a crawl page takes under one, a training run minutes.
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800)
-
-TEXT_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(task_id)s] %(message)s"
 
 log = logging.getLogger(__name__)
 
@@ -283,71 +279,6 @@ def _on_worker_ready(**_: Any) -> None:
 def _on_worker_process_shutdown(pid: int | None = None, **_: Any) -> None:
     if os.environ.get(MULTIPROC_ENV) and pid is not None:
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
-
-
-# Structured logs.
-
-_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, service, Celery task id and extras."""
-
-    def __init__(self, service: str) -> None:
-        super().__init__()
-        self.service = service
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "service": self.service,
-        }
-        entry.update(current_task_fields())
-        entry.update({k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS})
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-def current_task_fields() -> dict[str, str]:
-    """The id and name of the Celery task running in this thread, if any."""
-    task = _current_task._get_current_object()  # type: ignore[attr-defined]
-    if task is None or task.request.id is None:
-        return {}
-    return {"task_id": str(task.request.id), "task_name": str(task.name)}
-
-
-class _TaskIdFilter(logging.Filter):
-    """Gives text log lines the task id too."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.task_id = current_task_fields().get("task_id", "-")
-        return True
-
-
-def configure_logging(
-    service: str, stream: IO[str] | None = None, level: int | str | None = None
-) -> logging.Handler:
-    """Send every log record of this process to one stream handler (JSON unless settings say text).
-
-    `MEMETHRESHER_LOG_LEVEL` wins over `level` (a worker's `--loglevel`), which wins over INFO."""
-    settings = get_observability_settings()
-    handler = logging.StreamHandler(stream or sys.stderr)
-    if settings.log_format == "json":
-        handler.setFormatter(JsonFormatter(service))
-    else:
-        handler.addFilter(_TaskIdFilter())
-        handler.setFormatter(logging.Formatter(TEXT_LOG_FORMAT))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(settings.log_level.upper() or level or logging.INFO)
-    return handler
 
 
 def install_worker_observability(app: Celery, service: str) -> None:

@@ -20,6 +20,7 @@ EMBED_MISSING = "embedder.embed_missing"  # () — re-embed memes with no vector
 
 # trainer: training and acquisition
 TRAIN = "trainer.train"  # (encoder: str | None) — coalesced, one at a time per encoder
+SWEEP = "trainer.sweep"  # (encoder: str | None, grid: list[dict] | None) — group + chord over trainer workers
 # trainer: scoring
 SCORE_MEMES = "scorer.score_memes"  # (meme_ids: list[int]) — score newly embedded memes with the current model
 SCORE_ALL = "scorer.score_all"  # () — rescore everything with the current model, refill curation

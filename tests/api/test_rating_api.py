@@ -206,7 +206,8 @@ def test_metrics_count_ratings_by_choice(client: TestClient) -> None:
     def rated(choice: str) -> float:
         text = client.get("/metrics").text
         lines = [line for line in text.splitlines()
-                 if line.startswith("memethresher_ratings_total") and f'choice="{choice}"' in line]  # fmt: skip
+                 if line.startswith("memethresher_ratings_total") and f'choice="{choice}"' in line
+                 and 'origin="random"' in line]  # fmt: skip
         return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
 
     before = rated("b+")

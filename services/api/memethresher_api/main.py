@@ -7,7 +7,8 @@ from pathlib import Path
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from memethresher_shared.observability import configure_logging, render_metrics
+from memethresher_shared.logs import configure_logging
+from memethresher_shared.observability import render_metrics
 from sqlalchemy import text
 
 from memethresher_api import broker
@@ -33,6 +34,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Rate pairs of memes, curate the best, evaluate the model. Images are served by meme id.",
     )
+    app.state.thumbnails = images.RecentThumbnails()
     app.add_middleware(SecurityMiddleware, token=settings.api_token if settings.needs_token else "")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (rating, curation, evaluation, admin, images, pages):

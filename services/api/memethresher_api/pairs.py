@@ -2,57 +2,105 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Collection
+from typing import Any
 
 from memethresher_shared.models import AcquisitionBatch, AcquisitionPair, Embedding, Meme, ModelVersion
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
-from memethresher_api.queries import meme_out
-from memethresher_api.schemas import PairOut
+from memethresher_api.schemas import MemeOut, PairOut
 
 
 class NotEnoughMemes(LookupError):
     """Fewer than two memes have a vector under the current encoder."""
 
 
-def acquisition_pairs(session: Session, encoder: str, count: int, exclude: Collection[int] = ()) -> list[PairOut]:
-    """Pending pairs of the newest batch first, then older batches', so rating never runs dry."""
-    meme_a, meme_b = aliased(Meme), aliased(Meme)
-    statement = (
-        select(AcquisitionPair, AcquisitionBatch.strategy, AcquisitionBatch.model_version_id, meme_a, meme_b)
+def _meme(meme_id: int, title: str | None, subreddit: str | None) -> MemeOut:
+    return MemeOut(
+        id=meme_id,
+        image_url=f"/api/memes/{meme_id}/image",
+        thumb_url=f"/api/memes/{meme_id}/thumb/1024",
+        title=title or "",
+        subreddit=subreddit,
+    )
+
+
+@functools.cache
+def _acquisition_statement(excluding: bool) -> Select[Any]:
+    """The hot query of the rating loop, built once: choose the pairs first (LIMIT), then join only
+    their memes, and read plain columns rather than ORM objects."""
+    chosen = (
+        select(
+            AcquisitionPair.id,
+            AcquisitionPair.batch_id,
+            AcquisitionPair.a_id,
+            AcquisitionPair.b_id,
+            AcquisitionPair.acquisition,
+            AcquisitionPair.position,
+            AcquisitionBatch.strategy,
+            AcquisitionBatch.model_version_id,
+        )
         .join(AcquisitionBatch, AcquisitionBatch.id == AcquisitionPair.batch_id)
         .join(ModelVersion, ModelVersion.id == AcquisitionBatch.model_version_id)
-        .join(meme_a, meme_a.id == AcquisitionPair.a_id)
-        .join(meme_b, meme_b.id == AcquisitionPair.b_id)
-        .where(AcquisitionPair.status == "pending", ModelVersion.encoder == encoder)
+        .where(AcquisitionPair.status == "pending", ModelVersion.encoder == bindparam("encoder"))
         .order_by(AcquisitionBatch.id.desc(), AcquisitionPair.position, AcquisitionPair.id)
-        .limit(count)
+        .limit(bindparam("count"))
     )
+    if excluding:
+        chosen = chosen.where(AcquisitionPair.id.not_in(bindparam("held", expanding=True)))
+    pair = chosen.subquery()
+    meme_a, meme_b = aliased(Meme), aliased(Meme)
+    return (
+        select(
+            pair.c.id,
+            pair.c.batch_id,
+            pair.c.strategy,
+            pair.c.acquisition,
+            pair.c.model_version_id,
+            meme_a.id,
+            meme_a.title,
+            meme_a.subreddit,
+            meme_b.id,
+            meme_b.title,
+            meme_b.subreddit,
+        )
+        .join(meme_a, meme_a.id == pair.c.a_id)
+        .join(meme_b, meme_b.id == pair.c.b_id)
+        .order_by(pair.c.batch_id.desc(), pair.c.position, pair.c.id)
+    )
+
+
+def acquisition_pairs(session: Session, encoder: str, count: int, exclude: Collection[int] = ()) -> list[PairOut]:
+    """Pending pairs of the newest batch first, then older batches', so rating never runs dry."""
     held = [pair_id for pair_id in exclude if 0 < pair_id < 2**31]
+    parameters: dict[str, Any] = {"encoder": encoder, "count": count}
     if held:
-        statement = statement.where(AcquisitionPair.id.not_in(held))
+        parameters["held"] = held
+    rows = session.execute(_acquisition_statement(bool(held)), parameters).all()
     return [
         PairOut(
-            a=meme_out(a),
-            b=meme_out(b),
+            a=_meme(a_id, a_title, a_subreddit),
+            b=_meme(b_id, b_title, b_subreddit),
             origin="acquisition",
-            pair_id=pair.id,
-            batch_id=pair.batch_id,
+            pair_id=pair_id,
+            batch_id=batch_id,
             strategy=strategy,
-            acquisition=pair.acquisition,
+            acquisition=acquisition,
             model_version_id=model_version_id,
         )
-        for pair, strategy, model_version_id, a, b in session.execute(statement).all()
+        for (pair_id, batch_id, strategy, acquisition, model_version_id, a_id, a_title, a_subreddit, b_id, b_title,
+             b_subreddit) in rows  # fmt: skip
     ]
 
 
 def random_pairs(session: Session, encoder: str, count: int) -> list[PairOut]:
     """Random pairs of embedded memes, never a meme with itself."""
-    memes = list(
-        session.scalars(
-            select(Meme)
+    memes: list[tuple[int, str | None, str | None]] = list(
+        session.execute(
+            select(Meme.id, Meme.title, Meme.subreddit)
             .join(Embedding, (Embedding.meme_id == Meme.id) & (Embedding.encoder == encoder))
             .order_by(func.random())
             .limit(2 * count)
@@ -63,9 +111,7 @@ def random_pairs(session: Session, encoder: str, count: int) -> list[PairOut]:
     if len(memes) < 2 * count:
         # A tiny collection: reuse memes across pairs, still never one with itself.
         memes = [m for _ in range(count) for m in random.sample(memes, 2)]
-    return [
-        PairOut(a=meme_out(a), b=meme_out(b), origin="random") for a, b in zip(memes[0::2], memes[1::2], strict=True)
-    ]
+    return [PairOut(a=_meme(*a), b=_meme(*b), origin="random") for a, b in zip(memes[0::2], memes[1::2], strict=True)]
 
 
 def next_pairs(session: Session, encoder: str, count: int, exclude: Collection[int] = ()) -> list[PairOut]:
@@ -82,5 +128,5 @@ def next_pairs(session: Session, encoder: str, count: int, exclude: Collection[i
 
 def _shuffled(pair: PairOut) -> PairOut:
     if random.random() < 0.5:
-        return pair.model_copy(update={"a": pair.b, "b": pair.a})
+        pair.a, pair.b = pair.b, pair.a  # built just now for this response: swapping in place is safe
     return pair

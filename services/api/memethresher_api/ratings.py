@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from memethresher_shared import coordination
 from memethresher_shared.models import AcquisitionPair, Meme, ModelVersion, Rating
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,9 +40,13 @@ def _check_memes(session: Session, body: RatingIn) -> None:
 
 
 def _matching_pair(session: Session, body: RatingIn) -> AcquisitionPair | None:
-    """The acquisition pair this rating answers: the one named, else a pending one of the same memes."""
+    """The acquisition pair this rating answers: the one named, else a pending one of the same memes.
+
+    Locked (FOR UPDATE on PostgreSQL) until the rating commits: two saves of one pair arriving
+    together (a retry, a second tab) then store one rating, the second seeing the pair rated,
+    and only one of them waits for a durable commit."""
     if body.pair_id is not None:
-        pair = session.get(AcquisitionPair, body.pair_id)
+        pair = session.get(AcquisitionPair, body.pair_id, with_for_update=True)
         if pair is None or {pair.a_id, pair.b_id} != {body.a, body.b}:
             field_error(
                 "body",
@@ -60,6 +65,7 @@ def _matching_pair(session: Session, body: RatingIn) -> AcquisitionPair | None:
         )
         .order_by(AcquisitionPair.batch_id.desc())
         .limit(1)
+        .with_for_update()
     )
 
 
@@ -114,16 +120,22 @@ def undo_rating(session: Session, rating: Rating) -> RatingOut:
     return out
 
 
-def retrain_due_now(session: Session, encoder: str, every: int) -> bool:
-    """Whether `every` ratings arrived since the current model (one query, in the rating's transaction)."""
+@functools.cache
+def _ratings_and_current_model_statement() -> Select[tuple[int, int | None]]:
+    """Built once: it runs in every rating's transaction."""
     current_n = (
         select(ModelVersion.n_ratings)
-        .where(ModelVersion.encoder == encoder, ModelVersion.is_current.is_(True))
+        .where(ModelVersion.encoder == bindparam("encoder"), ModelVersion.is_current.is_(True))
         .order_by(ModelVersion.id.desc())
         .limit(1)
         .scalar_subquery()
     )
-    total, at_model = session.execute(select(func.count(Rating.id), current_n)).one()
+    return select(func.count(Rating.id), current_n)
+
+
+def retrain_due_now(session: Session, encoder: str, every: int) -> bool:
+    """Whether `every` ratings arrived since the current model (one query, in the rating's transaction)."""
+    total, at_model = session.execute(_ratings_and_current_model_statement(), {"encoder": encoder}).one()
     return coordination.retrain_due(int(total), int(at_model or 0), every)
 
 

@@ -128,7 +128,7 @@ def retrain(settings: SettingsDep) -> QueuedOut:
 
 @router.post("/models/sweep", response_model=QueuedOut)
 def sweep() -> QueuedOut:
-    return _enqueue("a hyperparameter sweep", lambda: send("trainer.sweep"))
+    return _enqueue("a hyperparameter sweep", lambda: send(tasks.SWEEP))
 
 
 @router.post("/models/rescore", response_model=QueuedOut)

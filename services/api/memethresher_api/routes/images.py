@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import Meme
@@ -33,6 +34,39 @@ IMAGE_RESPONSES = {
     200: {"content": {"image/*": {}}, "description": "The image"},
     404: {"description": "No such meme"},
 }
+THUMB_RESPONSES = {**IMAGE_RESPONSES, 304: {"description": "Not modified (the ETag in If-None-Match matches)"}}
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    data: bytes
+    etag: str
+
+
+class RecentThumbnails:
+    """Thumbnail bytes recently served, kept in memory (bounded, least recently used out first), so a
+    repeat is answered on the event loop with no database lookup, thread or file read. Held by the
+    app (`app.state.thumbnails`), not the module. Safe to keep: a meme's bytes never change."""
+
+    def __init__(self, max_bytes: int = 64 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[tuple[int, int], Thumbnail] = OrderedDict()
+
+    def get(self, meme_id: int, size: int) -> Thumbnail | None:
+        item = self._items.get((meme_id, size))
+        if item is not None:
+            self._items.move_to_end((meme_id, size))
+        return item
+
+    def put(self, meme_id: int, size: int, item: Thumbnail) -> None:
+        if len(item.data) > self.max_bytes // 16 or (meme_id, size) in self._items:
+            return
+        self._items[(meme_id, size)] = item
+        self.bytes += len(item.data)
+        while self.bytes > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self.bytes -= len(dropped.data)
 
 
 @dataclass(frozen=True)
@@ -76,11 +110,23 @@ def _thumbnail_bytes(source: Path, cache_dir: Path, sha256: str, size: int) -> b
     return thumbnails.cached_thumbnail(source, cache_dir, sha256, size).read_bytes()
 
 
-@router.get("/{meme_id}/thumb/{size}", response_class=Response, responses=IMAGE_RESPONSES)
-async def thumbnail(meme_id: IdPath, size: int, settings: SettingsDep) -> Response:
+def _thumbnail_response(item: Thumbnail, if_none_match: str | None) -> Response:
+    headers = {**CACHE, "ETag": item.etag}
+    if if_none_match and item.etag in (tag.strip() for tag in if_none_match.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(item.data, media_type="image/jpeg", headers=headers)
+
+
+@router.get("/{meme_id}/thumb/{size}", response_class=Response, responses=THUMB_RESPONSES)
+async def thumbnail(meme_id: IdPath, size: int, settings: SettingsDep, request: Request) -> Response:
     """A JPEG thumbnail no larger than `size` (one of the configured sizes), made once and cached."""
     if size not in settings.thumbnail_sizes:
         field_error("path", "size", f"size must be one of {list(settings.thumbnail_sizes)}")
+    recent: RecentThumbnails | None = getattr(request.app.state, "thumbnails", None)
+    if_none_match = request.headers.get("if-none-match")
+    item = recent.get(meme_id, size) if recent is not None else None
+    if item is not None:
+        return _thumbnail_response(item, if_none_match)
     facts = await _facts(meme_id, settings)
     source = get_store().path(facts.storage_key)
     try:
@@ -89,4 +135,7 @@ async def thumbnail(meme_id: IdPath, size: int, settings: SettingsDep) -> Respon
         _missing(meme_id)
     except OSError as error:  # Pillow cannot decode it: the original is still served
         field_error("path", "meme_id", f"cannot make a thumbnail of meme {meme_id}: {error}", status=404)
-    return Response(data, media_type="image/jpeg", headers=CACHE)
+    item = Thumbnail(data, f'"{facts.sha256[:32]}-{size}"')
+    if recent is not None:
+        recent.put(meme_id, size, item)
+    return _thumbnail_response(item, if_none_match)
