@@ -3,9 +3,14 @@
 check, hash, store, row, enqueue). A plain sequential httpx loop over the same images is the
 baseline, measured in the same run.
 
-    python benchmarks/bench_crawl.py [--quick]
+The crawl runs as deployed: the crawler's Celery worker (prefork, one process per core) takes the
+crawl tasks of both subreddits at once, sharing the Redis rate budget. `--workers 1` gives it one
+process; `--workers 0` crawls in this process, one subreddit after the other.
 
-Writes benchmarks/results/crawl.json (crawl_latency<N>ms.json with another --latency-ms).
+    python benchmarks/bench_crawl.py [--quick] [--workers N] [--latency-ms MS]
+
+Writes benchmarks/results/crawl.json (crawl_latency<N>ms.json with another --latency-ms,
+crawl_workers<N>.json with another --workers).
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 DEFAULT_LATENCY_MS = 5.0
 BUDGET_PER_MINUTE = 100  # Reddit's OAuth budget
+WARMUP_SOURCES = 2  # as many as tests/support/bench_reddit.py serves
 
 
 def start_fake(posts: int, latency_ms: float) -> tuple[subprocess.Popen[str], str, str]:
@@ -57,23 +64,99 @@ def configure(root: Path, base_url: str, redis_url: str) -> None:
         os.environ[f"MEMETHRESHER_{key}"] = value
 
 
-def run_crawl(posts: int) -> tuple[dict, float]:
-    from memethresher_crawler.crawl import crawl_source
+def add_sources(posts: int) -> tuple[list[int], list[int]]:
+    """The warm-up sources (one per crawler process) and the measured ones."""
     from memethresher_shared.db import session_scope
     from memethresher_shared.sources import add_source
 
     with session_scope() as session:
-        warmup = add_source(session, "reddit", "r/warmup").id
+        warmup = [add_source(session, "reddit", f"r/warmup{n}").id for n in range(WARMUP_SOURCES)]
         # Reddit lists at most 1,000 posts, so the fake spreads them over bench0, bench1, ...
         sources = [add_source(session, "reddit", f"r/bench{n}").id for n in range((posts + 999) // 1000)]
-    crawl_source(warmup)  # imports, connections, the first page of a worker's life: not timed
+    return warmup, sources
+
+
+def summarise(results: list[dict], seconds: float, cpu_s: float) -> dict:
+    total = {key: sum(r.get(key, 0) for r in results) for key in ("images_new", "embed_batches", "listing_requests")}
+    problems = [r.get("error") or r.get("skipped") for r in results]
+    total["error"] = next((problem for problem in problems if problem), None)
+    total["seconds"], total["cpu_s"] = seconds, cpu_s
+    return total
+
+
+def run_crawl_in_process(posts: int) -> dict:
+    """The crawl in this process, one source after another (`--workers 0`)."""
+    from memethresher_crawler.crawl import crawl_source
+
+    warmup, sources = add_sources(posts)
+    crawl_source(warmup[0])  # imports, connections, the first page of a worker's life: not timed
     started, cpu_started = time.perf_counter(), time.process_time()
     results = [crawl_source(source_id) for source_id in sources]
-    seconds = time.perf_counter() - started
-    total = {key: sum(r[key] for r in results) for key in ("images_new", "embed_batches", "listing_requests")}
-    total["error"] = next((r["error"] for r in results if r["error"]), None)
-    total["cpu_s"] = time.process_time() - cpu_started  # every thread of this process
-    return total, seconds
+    seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started  # every thread
+    total = summarise(results, seconds, cpu_s)
+    total["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return total
+
+
+def start_worker(root: Path, concurrency: int) -> subprocess.Popen[bytes]:
+    """The crawler's Celery worker as deployed (`-Q crawl`, prefork), `concurrency` processes."""
+    command = [sys.executable, "-m", "celery", "-A", "memethresher_crawler.tasks", "worker", "-Q", "crawl",
+               "-n", "bench-crawl@%h", "--pool", "prefork", "--concurrency", str(concurrency),
+               "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING"]  # fmt: skip
+    env = {**os.environ, "MEMETHRESHER_METRICS_PORT": "0"}
+    log = (root / "worker.log").open("wb")
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def crawl_through_worker(source_ids: list[int], timeout_s: float) -> list[dict]:
+    """Enqueue a crawl of every source at once and wait for each result."""
+    from memethresher_shared import tasks
+    from memethresher_shared.celery_app import send
+
+    sent = [send(tasks.CRAWL_SOURCE, source_id) for source_id in source_ids]
+    return [result.get(timeout=timeout_s) for result in sent]
+
+
+def worker_processes(worker: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    parent = psutil.Process(worker.pid)
+    return [parent, *parent.children(recursive=True)]
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    return sum(sum(p.cpu_times()[:2]) for p in processes)
+
+
+def peak_rss_mb(processes: list[psutil.Process]) -> float:
+    """The sum of every process's own peak resident set (VmHWM): what they could hold at once."""
+    total_kb = 0
+    for process in processes:
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        total_kb += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    return total_kb / 1024
+
+
+def run_crawl_in_workers(root: Path, posts: int, concurrency: int) -> dict:
+    """The crawl through a real crawler worker: every source enqueued at once, `concurrency` processes."""
+    warmup, sources = add_sources(posts)
+    worker = start_worker(root, concurrency)
+    try:
+        # The first crawl of each process (imports, connections, TLS setup) is not timed.
+        crawl_through_worker(warmup[:concurrency], timeout_s=120)
+        processes = worker_processes(worker)
+        started, cpu_started = time.perf_counter(), cpu_seconds(processes)
+        results = crawl_through_worker(sources, timeout_s=600)
+        seconds, cpu_s = time.perf_counter() - started, cpu_seconds(processes) - cpu_started
+        total = summarise(results, seconds, cpu_s)
+        total["peak_rss_mb"] = peak_rss_mb(processes)
+        total["peak_rss_mb_each"] = [round(peak_rss_mb([p]), 1) for p in processes]
+        total["crawler_processes"] = len(processes)
+    except Exception:
+        print((root / "worker.log").read_text(errors="replace")[-4000:], file=sys.stderr)
+        raise
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    return total
 
 
 def run_baseline(image_url: str, posts: int) -> float:
@@ -92,6 +175,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="300 posts instead of 2,000")
     parser.add_argument("--posts", type=int)
     parser.add_argument("--latency-ms", type=float, default=DEFAULT_LATENCY_MS, help="per request, injected")
+    parser.add_argument("--workers", type=int, default=2, choices=range(WARMUP_SOURCES + 1),
+                        help="crawler processes (prefork concurrency); 0: crawl in this process")  # fmt: skip
     args = parser.parse_args()
     posts = args.posts or (300 if args.quick else 2000)
     sys.path.insert(0, str(REPO))
@@ -110,8 +195,13 @@ def main() -> None:
             reset_caches()
             get_crawler_settings.cache_clear()
             upgrade(os.environ["MEMETHRESHER_DATABASE_URL"])
-            result, seconds = run_crawl(posts)
-            peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            # The stand-in's CPU competes with the crawler's on this machine; the warm-up is in it too.
+            fake_cpu_started = cpu_seconds([psutil.Process(fake.pid)])
+            if args.workers:
+                result = run_crawl_in_workers(root, posts, args.workers)
+            else:
+                result = run_crawl_in_process(posts)
+            fake_cpu_s = cpu_seconds([psutil.Process(fake.pid)]) - fake_cpu_started
             baseline = run_baseline(image_url, posts)
             stats = httpx.get(f"{base_url}/_fake/stats", params={"per_minute": BUDGET_PER_MINUTE}).json()
         finally:
@@ -120,6 +210,7 @@ def main() -> None:
             fake.wait(10)
     if result["error"] or result["images_new"] != posts:
         raise SystemExit(f"crawl incomplete: {result}")
+    seconds = result["seconds"]
     images_per_s = result["images_new"] / seconds
     figures = {
         "posts": posts,
@@ -129,7 +220,10 @@ def main() -> None:
         "baseline_images_per_s": round(baseline, 1),
         "speedup": round(images_per_s / baseline, 2),
         "crawler_cpu_ms_per_image": round(1000 * result["cpu_s"] / posts, 2),
-        "peak_rss_mb": round(peak_rss_mb, 1),
+        "fake_reddit_cpu_ms_per_image": round(1000 * fake_cpu_s / posts, 2),
+        "crawler_processes": result.get("crawler_processes", 1),
+        "peak_rss_mb": round(result["peak_rss_mb"], 1),
+        "peak_rss_mb_each": result.get("peak_rss_mb_each", []),
         "listing_requests": stats["listing_requests"],
         "requests_over_budget": stats["requests_over_budget"],
         "embed_batches": result["embed_batches"],
@@ -137,6 +231,7 @@ def main() -> None:
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
     suffix = "" if args.latency_ms == DEFAULT_LATENCY_MS else f"_latency{args.latency_ms:g}ms"
+    suffix += "" if args.workers == 2 else f"_workers{args.workers}"
     path = RESULTS / f"crawl{suffix}.json"
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(figures, indent=2) + "\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.support.fake_reddit import FakeReddit
 
 LISTING_CAP = 1000
+WARMUP_SOURCES = 2  # r/warmup0, r/warmup1: one untimed crawl for each crawler process
 
 
 def benchmark_images(posts: int, image_kb: int = 100, prefix: str = "b") -> dict[str, bytes]:
@@ -64,7 +65,7 @@ def main() -> None:
     from tests.support.lean_images import LeanImageServer
 
     images = benchmark_images(args.posts, args.image_kb)
-    warmup = benchmark_images(20, args.image_kb, prefix="w")  # a first, untimed crawl
+    warmup = benchmark_images(40, args.image_kb, prefix="w")  # a first, untimed crawl per crawler process
     image_server = LeanImageServer({**images, **warmup}, args.latency_ms / 1000).start()
     fake = FakeReddit()
     names = list(images)
@@ -72,7 +73,10 @@ def main() -> None:
     for number, start in enumerate(range(0, len(names), LISTING_CAP)):
         chunk = names[start : start + LISTING_CAP]
         fill_for_benchmark(fake, image_server.base_url, chunk, f"bench{number}", first=start)
-    fill_for_benchmark(fake, image_server.base_url, list(warmup), "warmup", first=10**6)
+    warmup_names = list(warmup)
+    for number in range(WARMUP_SOURCES):
+        chunk = warmup_names[number::WARMUP_SOURCES]
+        fill_for_benchmark(fake, image_server.base_url, chunk, f"warmup{number}", first=10**6 + 100 * number)
     fake.listing_latency_s = args.latency_ms / 1000
     with fake:
         print(fake.base_url, image_server.base_url, flush=True)

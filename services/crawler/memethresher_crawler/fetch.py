@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from memethresher_crawler.settings import CrawlerSettings
+from memethresher_crawler.transport import async_transport
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
@@ -31,7 +32,10 @@ def http_client(settings: CrawlerSettings, max_connections: int | None = None) -
     connections = max_connections or settings.download_concurrency
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.AsyncClient(
-        timeout=timeout, limits=limits, follow_redirects=False, headers={"User-Agent": settings.user_agent}
+        timeout=timeout,
+        transport=async_transport(limits),
+        follow_redirects=False,
+        headers={"User-Agent": settings.user_agent},
     )
 
 
