@@ -213,3 +213,31 @@ def test_metrics_count_ratings_by_choice(client: TestClient) -> None:
     before = rated("b+")
     assert client.post("/api/ratings", json={"a": a, "b": b, "choice": "b+"}).status_code == 201
     assert rated("b+") == before + 1
+
+
+@pytest.mark.postgres
+def test_two_saves_of_one_pair_arriving_together_store_one_rating(pg_env) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from memethresher_api import ratings
+    from memethresher_api.schemas import RatingIn
+
+    ids = add_memes(2)
+    _, (pair_id,) = add_batch(add_model(), [(ids[0], ids[1])])
+    body = RatingIn(a=ids[0], b=ids[1], choice="a", pair_id=pair_id)
+    second: list[tuple[int, bool]] = []
+
+    def save_again() -> None:
+        with session_scope() as session:  # waits for the first save's transaction to end
+            out, new = ratings.store_rating(session, body, [])
+            second.append((out.id, new))
+
+    with session_scope() as session:
+        first, first_new = ratings.store_rating(session, body, [])
+        racer = threading.Thread(target=save_again)
+        racer.start()
+        racer.join(0.5)
+        assert racer.is_alive()  # held back by the first save's claim on the pair
+    racer.join(10)
+    assert first_new and second == [(first.id, False)]
+    assert len(stored_ratings()) == 1 and pair_status(pair_id) == "rated"

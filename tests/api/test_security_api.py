@@ -73,6 +73,22 @@ def test_images_and_cached_thumbnails_by_id(client: TestClient, env) -> None:  #
     assert client.get("/api/memes/..%2F..%2Fetc/image").status_code in (404, 422)
 
 
+def test_thumbnails_carry_an_etag_and_answer_304_from_memory(client: TestClient, env) -> None:  # type: ignore[no-untyped-def]
+    (meme_id,) = add_memes(1)
+    first = client.get(f"/api/memes/{meme_id}/thumb/256")
+    etag = first.headers["etag"]
+    assert "immutable" in first.headers["cache-control"]
+    # Served again from memory: the cached file is not read (removing it changes nothing).
+    for cached in (env.root / "thumbnails").rglob("*.jpg"):
+        cached.unlink()
+    again = client.get(f"/api/memes/{meme_id}/thumb/256")
+    assert again.status_code == 200 and again.content == first.content and again.headers["etag"] == etag
+    unchanged = client.get(f"/api/memes/{meme_id}/thumb/256", headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.content == b"" and unchanged.headers["etag"] == etag
+    other = client.get(f"/api/memes/{meme_id}/thumb/256", headers={"If-None-Match": '"something-else"'})
+    assert other.status_code == 200
+
+
 def test_a_corrupt_image_still_gets_a_clear_answer(client: TestClient, env) -> None:  # type: ignore[no-untyped-def]
     (meme_id,) = add_memes(1)
     from memethresher_shared.db import session_scope

@@ -91,8 +91,19 @@ def acquisition_pairs(session: Session, encoder: str, count: int, exclude: Colle
             acquisition=acquisition,
             model_version_id=model_version_id,
         )
-        for (pair_id, batch_id, strategy, acquisition, model_version_id, a_id, a_title, a_subreddit, b_id, b_title,
-             b_subreddit) in rows  # fmt: skip
+        for (
+            pair_id,
+            batch_id,
+            strategy,
+            acquisition,
+            model_version_id,
+            a_id,
+            a_title,
+            a_subreddit,
+            b_id,
+            b_title,
+            b_subreddit,
+        ) in rows
     ]
 
 

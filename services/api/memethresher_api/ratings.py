@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import Any
 
 from memethresher_shared import coordination
-from memethresher_shared.models import AcquisitionPair, Meme, ModelVersion, Rating
-from sqlalchemy import Select, bindparam, func, or_, select
+from memethresher_shared.models import AcquisitionPair, Meme, ModelVersion, Rating, utcnow
+from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,69 +40,124 @@ def _check_memes(session: Session, body: RatingIn) -> None:
             field_error("body", field, f"no meme with id {meme_id}")
 
 
-def _matching_pair(session: Session, body: RatingIn) -> AcquisitionPair | None:
-    """The acquisition pair this rating answers: the one named, else a pending one of the same memes.
-
-    Locked (FOR UPDATE on PostgreSQL) until the rating commits: two saves of one pair arriving
-    together (a retry, a second tab) then store one rating, the second seeing the pair rated,
-    and only one of them waits for a durable commit."""
-    if body.pair_id is not None:
-        pair = session.get(AcquisitionPair, body.pair_id, with_for_update=True)
-        if pair is None or {pair.a_id, pair.b_id} != {body.a, body.b}:
-            field_error(
-                "body",
-                "pair_id",
-                f"acquisition pair {body.pair_id} is not a pair of memes {body.a} and {body.b}",
-            )
-        return pair
-    return session.scalar(
-        select(AcquisitionPair)
-        .where(
-            AcquisitionPair.status == "pending",
-            or_(
-                (AcquisitionPair.a_id == body.a) & (AcquisitionPair.b_id == body.b),
-                (AcquisitionPair.a_id == body.b) & (AcquisitionPair.b_id == body.a),
-            ),
-        )
+@functools.cache
+def _statements() -> dict[str, Any]:
+    """The rating's statements, built once: they run on every save. Plain columns, not ORM objects."""
+    a, b = bindparam("a"), bindparam("b")
+    same_memes = or_(
+        (AcquisitionPair.a_id == a) & (AcquisitionPair.b_id == b),
+        (AcquisitionPair.a_id == b) & (AcquisitionPair.b_id == a),
+    )
+    newest_pending = (
+        select(AcquisitionPair.id)
+        .where(AcquisitionPair.status == "pending", same_memes)
         .order_by(AcquisitionPair.batch_id.desc())
         .limit(1)
-        .with_for_update()
+        .scalar_subquery()
     )
+    # synchronize_session=False: these sessions hold no AcquisitionPair objects to keep in step.
+    claim = (
+        update(AcquisitionPair)
+        .values(status="rated")
+        .returning(AcquisitionPair.id)
+        .execution_options(synchronize_session=False)
+    )
+    return {
+        "claim_named": claim.where(
+            AcquisitionPair.id == bindparam("pair_id"), AcquisitionPair.status == "pending", same_memes
+        ),
+        "claim_pending": claim.where(AcquisitionPair.id == newest_pending, AcquisitionPair.status == "pending"),
+        "named_pair": select(AcquisitionPair.a_id, AcquisitionPair.b_id, AcquisitionPair.status).where(
+            AcquisitionPair.id == bindparam("pair_id")
+        ),
+        "earlier": select(
+            Rating.id,
+            Rating.a_id,
+            Rating.b_id,
+            Rating.choice,
+            Rating.axis,
+            Rating.origin,
+            Rating.acquisition_pair_id,
+            Rating.created_at,
+        )
+        .where(Rating.acquisition_pair_id == bindparam("pair_id"), Rating.axis == bindparam("axis"))
+        .limit(1),
+        "insert": insert(Rating).returning(Rating.id),
+        "mark_rated": claim.where(AcquisitionPair.id == bindparam("pair_id")),
+    }
 
 
-def store_rating(session: Session, body: RatingIn, axes: list[str]) -> tuple[Rating, bool]:
+def _claim_pair(session: Session, body: RatingIn) -> tuple[int | None, str]:
+    """The acquisition pair this rating answers (the one named, else a pending one of the same memes)
+    and its status before this save; a pending pair is marked rated at once.
+
+    Claim first, with one conditional UPDATE: two saves of one pair arriving together (a retry, a
+    second tab) store one rating, the second waiting only for the first to commit and then seeing
+    the pair rated, without a write (and a durable commit) of its own."""
+    statements = _statements()
+    if body.pair_id is None:
+        claimed = session.execute(statements["claim_pending"], {"a": body.a, "b": body.b}).scalar()
+        return claimed, "pending"
+    parameters = {"pair_id": body.pair_id, "a": body.a, "b": body.b}
+    if session.execute(statements["claim_named"], parameters).scalar() is not None:
+        return body.pair_id, "pending"
+    row = session.execute(statements["named_pair"], parameters).first()
+    if row is None or {row.a_id, row.b_id} != {body.a, body.b}:
+        field_error(
+            "body",
+            "pair_id",
+            f"acquisition pair {body.pair_id} is not a pair of memes {body.a} and {body.b}",
+        )
+    return body.pair_id, row.status
+
+
+def store_rating(session: Session, body: RatingIn, axes: list[str]) -> tuple[RatingOut, bool]:
     """Store one rating; returns it and whether it is new (a retried save of a rated pair is not)."""
     axis = body.axis or OVERALL
     if axis != OVERALL and axis not in axes:
         field_error("body", "axis", f"unknown axis {axis!r}; configured: {[OVERALL, *axes]}")
     if body.a == body.b:
         field_error("body", "b", "a meme cannot be rated against itself; 'a' and 'b' must differ")
-    pair = _matching_pair(session, body)
-    if pair is not None and pair.status == "rated":
-        earlier = session.scalar(
-            select(Rating).where(Rating.acquisition_pair_id == pair.id, Rating.axis == axis).limit(1)
-        )
+    pair_id, status = _claim_pair(session, body)
+    if pair_id is not None and status == "rated":
+        earlier = session.execute(_statements()["earlier"], {"pair_id": pair_id, "axis": axis}).first()
         if earlier is not None:
-            return earlier, False
-    rating = Rating(
-        a_id=body.a,
-        b_id=body.b,
-        choice=body.choice,
-        axis=axis,
-        origin="acquisition" if pair is not None else "random",
-        acquisition_pair_id=pair.id if pair is not None else None,
-    )
-    if pair is not None:
-        pair.status = "rated"
-    session.add(rating)
+            rating_id, a, b, choice, earlier_axis, origin, earlier_pair_id, created_at = earlier
+            out = RatingOut(
+                id=rating_id,
+                a=a,
+                b=b,
+                choice=choice,
+                axis=earlier_axis,
+                origin=origin,
+                pair_id=earlier_pair_id,
+                created_at=created_at,
+            )
+            return out, False
+    origin = "acquisition" if pair_id is not None else "random"
+    created_at = utcnow()
+    values = {"a_id": body.a, "b_id": body.b, "choice": body.choice, "axis": axis, "origin": origin}
+    values |= {"acquisition_pair_id": pair_id, "created_at": created_at}
     try:
-        session.flush()
+        rating_id = session.execute(_statements()["insert"], values).scalar_one()
     except IntegrityError:
         # The foreign keys refused an unknown meme: find which one, for the error message.
         session.rollback()
         _check_memes(session, body)
         raise
-    return rating, True
+    if pair_id is not None and status not in ("pending", "rated"):  # a skipped pair rated after all
+        session.execute(_statements()["mark_rated"], {"pair_id": pair_id})
+    out = RatingOut(
+        id=rating_id,
+        a=body.a,
+        b=body.b,
+        choice=body.choice,
+        axis=axis,
+        origin=origin,
+        pair_id=pair_id,
+        created_at=created_at,
+    )
+    return out, True
 
 
 def undo_rating(session: Session, rating: Rating) -> RatingOut:
@@ -133,10 +189,10 @@ def _ratings_and_current_model_statement() -> Select[tuple[int, int | None]]:
     return select(func.count(Rating.id), current_n)
 
 
-def retrain_due_now(session: Session, encoder: str, every: int) -> bool:
-    """Whether `every` ratings arrived since the current model (one query, in the rating's transaction)."""
+def rating_counts(session: Session, encoder: str) -> tuple[int, int]:
+    """All ratings, and those the current model was trained on (one query)."""
     total, at_model = session.execute(_ratings_and_current_model_statement(), {"encoder": encoder}).one()
-    return coordination.retrain_due(int(total), int(at_model or 0), every)
+    return int(total), int(at_model or 0)
 
 
 def request_retrain_quietly(encoder: str) -> None:

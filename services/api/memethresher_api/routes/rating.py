@@ -10,7 +10,6 @@ from memethresher_shared.models import AcquisitionPair, Rating
 from memethresher_shared.observability import record_rating
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from memethresher_api import pairs, queries, ratings
 from memethresher_api.deps import IdPath, SessionDep, SettingsDep, field_error, in_session, not_found
@@ -68,22 +67,23 @@ def skip_pair(pair_id: IdPath, session: SessionDep) -> dict[str, int | str]:
     return {"pair_id": pair.id, "status": pair.status}
 
 
-def _store(session: Session, items: list[RatingIn], settings: ApiSettings) -> tuple[list[RatingOut], bool]:
-    """Store the ratings and commit; also says whether a retrain is now due."""
-    stored = [ratings.store_rating(session, item, settings.rating_axes)[0] for item in items]
-    out = [ratings.rating_out(r) for r in stored]
-    due = ratings.retrain_due_now(session, settings.embedder, settings.retrain_every)
+def _store(session: Session, items: list[RatingIn], settings: ApiSettings) -> list[RatingOut]:
+    """Store the ratings and commit, then ask for a retrain if one is due (same thread, no second hop)."""
+    # Counted before the ratings claim their pair, so the pair is held only for the insert and commit;
+    # a count a moment stale is harmless (due means "at least `every` since the model").
+    total, at_model = ratings.rating_counts(session, settings.embedder)
+    stored = [ratings.store_rating(session, item, settings.rating_axes) for item in items]
     session.commit()
-    for rating in out:
+    for rating, _ in stored:
         record_rating(rating.choice, rating.origin)
-    return out, due
+    new = sum(1 for _, is_new in stored if is_new)
+    if coordination.retrain_due(total + new, at_model, settings.retrain_every):
+        ratings.request_retrain_quietly(settings.embedder)  # after the commit: the ratings are safe
+    return [rating for rating, _ in stored]
 
 
 async def _store_and_maybe_retrain(items: list[RatingIn], settings: ApiSettings) -> list[RatingOut]:
-    out, due = await in_session(_store, items, settings)
-    if due:
-        await run_in_threadpool(ratings.request_retrain_quietly, settings.embedder)
-    return out
+    return await in_session(_store, items, settings)
 
 
 @router.post("/ratings", response_model=RatingOut, status_code=201)
