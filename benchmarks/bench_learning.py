@@ -31,7 +31,7 @@ from memethresher_trainer.train import Pairs, fit
 RESULTS = Path(__file__).parent / "results" / "learning.json"
 ENCODER = "efficientnet_lite0:imagenet"
 GOOD_FRACTION = 0.3
-DEFAULT = "uncertainty+random"  # the product's default: half of each batch by uncertainty, half random
+DEFAULT = "uncertainty"  # the product's default: every pair by uncertainty, none random
 
 
 def embed_samples(count: int, cache: Path) -> np.ndarray:
@@ -131,7 +131,7 @@ def run_ours(exp: Experiment, strategy: str, budget: int, stop_at: float, config
 def seed_config(dim: int, hidden: int) -> EnsembleConfig:
     """The seed's recipe: 16 members, one hidden layer, lr 3e-4, batch 1, 5 epochs, no early stopping."""
     return EnsembleConfig(dim=dim, members=16, hidden=hidden, dropout=0.0, lr=3e-4, weight_decay=0.0,
-                          batch_size=1, fixed_epochs=5, min_val_pairs=10**9)  # fmt: skip
+                          batch_size=1, fixed_epochs=5, min_val_pairs=10**9, input_components=0)  # fmt: skip
 
 
 def run_seed(exp: Experiment, n_random: int, batches: list[int], hidden: int) -> list[dict]:
@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("--seed-hidden", type=int, default=128,
                         help="hidden width of the seed recipe (the seed's: the embedding width)")  # fmt: skip
     parser.add_argument("--features", type=Path, help="cache of the embedded sample memes (.npz)")
-    parser.add_argument("--strategies", default="uncertainty+random,variance+random,variance,uncertainty,random",
+    parser.add_argument("--strategies", default="uncertainty,uncertainty+random,variance+random,variance,random",
                         help="strategies for the product's model; '+random': half of each batch random")  # fmt: skip
     parser.add_argument("--reuse-seed", action="store_true",
                         help="take the seed recipe's curve from the last results file (it takes minutes)")  # fmt: skip
@@ -169,6 +169,7 @@ def main() -> None:
     n_memes, n_random, batches, budget = (500, 300, [128], 200) if args.quick else (1000, 1000, [256, 256], 600)
     cache = args.features or Path(tempfile.gettempdir()) / f"memethresher-bench-learning-{n_memes}.npz"
     started = time.perf_counter()
+    torch.set_num_threads(1)  # as the trainer runs (MEMETHRESHER_TRAINER_THREADS); two thrash on a busy machine
     x = embed_samples(n_memes, cache)
     exp = Experiment(x, hidden_taste(x), seed=0)
     previous = json.loads(RESULTS.read_text()) if args.reuse_seed and RESULTS.exists() else {}

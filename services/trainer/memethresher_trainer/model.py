@@ -31,7 +31,10 @@ class EnsembleConfig:
     activation: str = "silu"
     axes: tuple[str, ...] = ("overall",)
     targets: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TARGETS))
-    lr: float = 3e-3
+    # Whiten the input onto the collection's top principal components (0: raw embeddings); only
+    # when that shrinks it. Measured in bench_learning: far fewer ratings for the same AUROC.
+    input_components: int = 64
+    lr: float = 1e-3
     weight_decay: float = 1e-2
     batch_size: int = 32
     max_epochs: int = 150

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from memethresher_trainer.model import Ensemble, EnsembleConfig
+from memethresher_trainer.whiten import Whitening
 
 
 @dataclass
@@ -100,24 +101,27 @@ def _epoch(model: Ensemble, opt: torch.optim.Optimizer, x: torch.Tensor, pairs: 
     cfg = model.config
     n = len(pairs)
     order = torch.rand(cfg.members, n, generator=gen).argsort(dim=1)  # (M, P): one order per member
-    a, b = torch.from_numpy(pairs.a), torch.from_numpy(pairs.b)
-    t, ax = torch.from_numpy(pairs.target), torch.from_numpy(pairs.axis)
+    # Every index the epoch needs, gathered once: per step only slices, no Python-side bookkeeping.
+    a, b = torch.from_numpy(pairs.a)[order], torch.from_numpy(pairs.b)[order]  # (M, P)
+    t = torch.from_numpy(pairs.target)[order]  # (M, P)
+    ax = torch.from_numpy(pairs.axis)[order].unsqueeze(-1) if len(cfg.axes) > 1 else None  # (M, P, 1)
     model.train()
-    total = 0.0
+    total = torch.zeros(())
     for start in range(0, n, cfg.batch_size):
-        idx = order[:, start : start + cfg.batch_size]  # (M, B)
-        # One gather and one bmm for both sides of every pair.
-        scores = model(x[torch.cat([a[idx], b[idx]], dim=1)])  # (M, 2B, A)
-        sa, sb = scores.split(idx.shape[1], dim=1)
+        stop = min(n, start + cfg.batch_size)
+        both = torch.cat([a[:, start:stop], b[:, start:stop]], dim=1)  # (M, 2B)
+        # One index_select (several times faster than advanced indexing) and one bmm for both sides.
+        scores = model(x.index_select(0, both.view(-1)).view(*both.shape, -1))  # (M, 2B, A)
+        sa, sb = scores.split(stop - start, dim=1)
         logits = sa - sb  # (M, B, A)
-        logits = logits.gather(2, ax[idx].unsqueeze(-1)).squeeze(-1)  # (M, B)
+        logits = logits.squeeze(-1) if ax is None else logits.gather(2, ax[:, start:stop]).squeeze(-1)  # (M, B)
         # Sum over members of each member's mean loss: every member gets exactly its own gradient.
-        loss = F.binary_cross_entropy_with_logits(logits, t[idx], reduction="none").mean(1).sum()
+        loss = F.binary_cross_entropy_with_logits(logits, t[:, start:stop], reduction="none").mean(1).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        total += loss.item() * idx.shape[1]
-    return total / (n * cfg.members)
+        total += loss.detach() * (stop - start)
+    return float(total) / (n * cfg.members)
 
 
 def fit(
@@ -135,7 +139,27 @@ def fit(
     started = time.perf_counter()
     torch.manual_seed(config.seed)  # dropout masks
     x = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
-    held_out = validation_memes(keys if keys is not None else range(len(vectors)), config.val_fraction)
+    whitening = Whitening.fit(vectors, config.input_components)
+    if whitening is not None:
+        # Train on the collection's whitened principal components, then fold them into layer 0.
+        inner = _fit(whitening.apply(x), pairs, whitening.inner_config(config), keys,
+                     None if init is None else whitening.unfold(init))  # fmt: skip
+        inner.metrics["input_components"] = whitening.basis.shape[1]
+        inner.metrics["train_seconds"] = round(time.perf_counter() - started, 3)
+        return FitResult(whitening.fold(inner.model, config), inner.curve, inner.metrics)
+    result = _fit(x, pairs, config, keys, init)
+    result.metrics["train_seconds"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _fit(
+    x: torch.Tensor,
+    pairs: Pairs,
+    config: EnsembleConfig,
+    keys: Sequence[object] | None,
+    init: dict[str, torch.Tensor] | None,
+) -> FitResult:
+    held_out = validation_memes(keys if keys is not None else range(len(x)), config.val_fraction)
     train_pairs, val_pairs = split_pairs(pairs, held_out)
     if len(val_pairs) < config.min_val_pairs or len(train_pairs) == 0:
         train_pairs, val_pairs = pairs, pairs.subset(np.zeros(len(pairs), dtype=bool))
@@ -150,7 +174,6 @@ def fit(
         # train again on all of them. The metrics above stay those measured on unseen memes.
         metrics["refit_epochs"] = max(best_epoch + 1, config.min_refit_epochs)
         model = _refit(config, x, pairs, init, epochs=metrics["refit_epochs"])
-    metrics["train_seconds"] = round(time.perf_counter() - started, 3)
     return FitResult(model, curve, metrics)
 
 
