@@ -15,13 +15,16 @@ from memethresher_shared import tasks as names
 from memethresher_shared.celery_app import app
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import ModelVersion
+from memethresher_shared.observability import install_worker_observability, record_training_run
 from redis.exceptions import LockError
 
 from memethresher_trainer import jobs, publish
 from memethresher_trainer.settings import get_trainer_settings
 
+install_worker_observability(app, "trainer")
+
 # Names beyond the shared ones; the `trainer.` prefix routes them to the train queue.
-SWEEP = "trainer.sweep"  # (encoder: str | None, grid: list[dict] | None)
+SWEEP = names.SWEEP  # (encoder: str | None, grid: list[dict] | None)
 SWEEP_FIT = "trainer.sweep_fit"  # (encoder: str, overrides: dict) -> {"model_version_id", "val_loss"}
 SWEEP_PICK = "trainer.sweep_pick"  # (results: list[dict], encoder: str) — chord callback
 MAKE_CURRENT = "trainer.make_current"  # (model_version_id: int) — roll back or forward to a version
@@ -63,9 +66,16 @@ def train(self: Task, encoder: str | None = None) -> dict[str, Any]:
     coordination.clear_retrain_request(coordination.redis_client(), encoder)
     try:
         with training_slot(encoder), session_scope() as session:
-            return jobs.train(session, settings, encoder)
+            outcome = jobs.train(session, settings, encoder)
     except LockHeld:
         raise self.retry(countdown=settings.train_retry_s) from None
+    except Exception:
+        record_training_run(encoder, "failed")
+        raise
+    trained = outcome["status"] == "trained"
+    val_loss = outcome.get("metrics", {}).get("val_loss") if trained else None
+    record_training_run(encoder, "published" if trained else "skipped", val_loss)
+    return outcome
 
 
 @app.task(name=names.SCORE_MEMES)
