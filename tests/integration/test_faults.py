@@ -105,32 +105,37 @@ def test_redis_restart_during_crawl_and_embedding_loses_nothing(env: Env, own_re
 def test_dropped_postgres_connections_are_retried(pg_env: Env, own_redis: EmbeddedRedis, start_worker) -> None:
     ids = add_sample_memes(pg_env.root / "memes", 40)
     variables = {**pg_env.vars, "MEMETHRESHER_BROKER_URL": own_redis.url, "MEMETHRESHER_TORCH_THREADS": "1"}
-    worker = start_worker("memethresher_embedder.tasks", "embed", variables)
+    start_worker("memethresher_embedder.tasks", "embed", variables)
     app = sender(own_redis.url)
-    for start in range(0, len(ids), 8):
-        app.send_task(tasks.EMBED_BATCH, args=[ids[start : start + 8]])
+    for start in range(0, len(ids), 4):
+        app.send_task(tasks.EMBED_BATCH, args=[ids[start : start + 4]])
     database = pg_env.database_url.rsplit("/", 1)[1]
     admin = sa.create_engine(pg_env.database_url, isolation_level="AUTOCOMMIT")
-    stop = threading.Event()
+    kills = 0
 
-    def drop_connections() -> None:
-        while not stop.is_set():
-            with admin.connect() as conn:
-                conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                     "WHERE datname = :db AND pid <> pg_backend_pid()"), {"db": database})  # fmt: skip
-            time.sleep(0.02)  # often enough to catch connections inside a task, not only idle ones
+    def drop_connections_inside_tasks(wanted: int = 3, timeout_s: float = 120.0) -> None:
+        """Terminate connections caught mid-statement or mid-transaction (not idle pooled ones)."""
+        nonlocal kills
+        deadline = time.monotonic() + timeout_s
+        with admin.connect() as conn:
+            while kills < wanted and time.monotonic() < deadline:
+                killed = conn.execute(sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :db"
+                    " AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+                    " AND query NOT ILIKE 'SELECT count(*)%'"), {"db": database}).scalars().all()  # fmt: skip
+                kills += sum(1 for ok in killed if ok)
+                time.sleep(0.002)
 
-    killer = threading.Thread(target=drop_connections, daemon=True)
+    killer = threading.Thread(target=drop_connections_inside_tasks, daemon=True)
     killer.start()
     try:
-        wait_until(lambda: embedded_count(pg_env) >= 8, 120, message="embedding under dropped connections")
+        wait_until(lambda: embedded_count(pg_env) == len(ids), 180, message="every batch completed after retries")
     finally:
-        stop.set()
         killer.join()
         admin.dispose()
-    wait_until(lambda: embedded_count(pg_env) == len(ids), 120, message="every batch completed after retries")
-    # The drops did hit running tasks (each such task was retried, none lost).
-    assert "OperationalError" in worker.output()
+    # Connections were dropped inside running tasks, and still every meme was embedded (a task whose
+    # statement failed was retried; one dropped while its session was closing just reconnected).
+    assert kills > 0, "no connection was caught inside a task; the test proves nothing"
 
 
 def test_acknowledged_ratings_survive_restarts(env: Env, own_redis: EmbeddedRedis) -> None:
