@@ -140,7 +140,20 @@ def warm_up(ids: list[int]) -> None:
     time.sleep(1.0)  # the last score task finishes before the reset
 
 
-def timed_run(workers: int, ids: list[int], version: int, env: dict[str, str], logs: Path) -> float:
+def cpu_seconds(worker: Worker) -> float:
+    """User + system CPU of a worker and its pool processes so far."""
+    import psutil
+
+    root = psutil.Process(worker.process.pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        times = proc.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def timed_run(workers: int, ids: list[int], version: int, env: dict[str, str], logs: Path,
+              scorer: Worker) -> tuple[float, dict[str, float]]:  # fmt: skip
     from memethresher_shared.models import Score
 
     started = [Worker("memethresher_embedder.tasks", "embed", f"embed{n}-of-{workers}", env,
@@ -150,10 +163,15 @@ def timed_run(workers: int, ids: list[int], version: int, env: dict[str, str], l
             worker.wait_ready()
         warm_up(ids[: 4 * workers])
         reset(ids)
+        cpu_before = [cpu_seconds(w) for w in started], cpu_seconds(scorer)
         began = time.perf_counter()
         send_batches(ids)
         wait(lambda: count(Score, Score.model_version_id == version) >= len(ids), 3600, "every meme scored")
-        return len(ids) / (time.perf_counter() - began)
+        seconds = time.perf_counter() - began
+        embed_cpu = sum(cpu_seconds(w) for w in started) - sum(cpu_before[0])
+        cpu = {"seconds": round(seconds, 2), "embed_workers_cores": round(embed_cpu / seconds, 2),
+               "scorer_cores": round((cpu_seconds(scorer) - cpu_before[1]) / seconds, 2)}  # fmt: skip
+        return len(ids) / seconds, cpu
     finally:
         for worker in started:
             worker.stop()
@@ -194,8 +212,8 @@ def main() -> None:
                 trainer.wait_ready()
                 scorer.wait_ready()
                 version = train_first_model(ids, env, root)
-                rate_1 = timed_run(1, ids, version, env, root)
-                rate_2 = timed_run(2, ids, version, env, root)
+                rate_1, cpu_1 = timed_run(1, ids, version, env, root, scorer)
+                rate_2, cpu_2 = timed_run(2, ids, version, env, root, scorer)
             finally:
                 trainer.stop()
                 scorer.stop()
@@ -211,14 +229,17 @@ def main() -> None:
         "memes_per_s_2": round(rate_2, 2),
         "scaling": round(rate_2 / rate_1, 3),
         "target_scaling": 1.7,
+        # Cores kept busy (CPU seconds / wall seconds) while timed: where the two cores went.
+        "cpu_1": cpu_1,
+        "cpu_2": cpu_2,
         "machine": os.environ.get("BENCH_MACHINE", f"{os.cpu_count()}-core CPU"),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"{'embed workers':>14} | {'memes/s':>8}")
-    print(f"{1:>14} | {rate_1:>8.2f}")
-    print(f"{2:>14} | {rate_2:>8.2f}")
+    print(f"{'embed workers':>14} | {'memes/s':>8} | {'embed cores':>11} | {'scorer cores':>12}")
+    for n, rate, cpu in ((1, rate_1, cpu_1), (2, rate_2, cpu_2)):
+        print(f"{n:>14} | {rate:>8.2f} | {cpu['embed_workers_cores']:>11.2f} | {cpu['scorer_cores']:>12.2f}")
     print(f"scaling {figures['scaling']:.2f} (target >= 1.7) over {len(ids)} memes -> {RESULTS}")
 
 
