@@ -20,6 +20,7 @@ EMBED_MISSING = "embedder.embed_missing"  # () — re-embed memes with no vector
 
 # trainer: training and acquisition
 TRAIN = "trainer.train"  # (encoder: str | None) — coalesced, one at a time per encoder
+MAKE_CURRENT = "trainer.make_current"  # (model_version_id: int) — under the training lock; rescores, new batch
 SWEEP = "trainer.sweep"  # (encoder: str | None, grid: list[dict] | None) — group + chord over trainer workers
 # trainer: scoring
 SCORE_MEMES = "scorer.score_memes"  # (meme_ids: list[int]) — score newly embedded memes with the current model

@@ -54,10 +54,14 @@ def test_models_make_current_and_queue_work(client: TestClient, redis_conn: redi
     second = add_model()
     listed = client.get("/api/models").json()
     assert [(m["id"], m["is_current"]) for m in listed] == [(second, True), (first, False)]
-    assert client.post(f"/api/models/{first}/current").json()["is_current"] is True
+    switched = client.post(f"/api/models/{first}/current")
+    assert switched.status_code == 202 and switched.json()["queued"] is True
+    # The trainer switches under its training lock (then rescores); the API only asks.
+    assert queued_tasks(redis_conn, "train") == [(tasks.MAKE_CURRENT, [first])]
     with session_scope() as session:
-        assert [m.id for m in session.query(ModelVersion).filter_by(is_current=True)] == [first]
-    assert queued_tasks(redis_conn, "score") == [(tasks.SCORE_ALL, [])]  # scores follow the current model
+        assert [m.id for m in session.query(ModelVersion).filter_by(is_current=True)] == [second]
+    assert client.post("/api/models/4242/current").status_code == 404
+    redis_conn.delete("train")
     assert client.post("/api/models/retrain").json()["queued"] is True
     assert client.post("/api/models/retrain").json() == {
         "queued": False,
@@ -65,8 +69,8 @@ def test_models_make_current_and_queue_work(client: TestClient, redis_conn: redi
     }
     client.post("/api/models/rescore")
     client.post("/api/models/sweep")
-    assert sorted(name for name, _ in queued_tasks(redis_conn, "train")) == sorted([tasks.TRAIN, "trainer.sweep"])
-    assert queued_tasks(redis_conn, "score") == [(tasks.SCORE_ALL, [])] * 2
+    assert sorted(name for name, _ in queued_tasks(redis_conn, "train")) == sorted([tasks.TRAIN, tasks.SWEEP])
+    assert queued_tasks(redis_conn, "score") == [(tasks.SCORE_ALL, [])]
 
 
 def test_a_failed_meme_can_be_retried(client: TestClient, redis_conn: redis.Redis) -> None:

@@ -27,7 +27,7 @@ install_worker_observability(app, "trainer")
 SWEEP = names.SWEEP  # (encoder: str | None, grid: list[dict] | None)
 SWEEP_FIT = "trainer.sweep_fit"  # (encoder: str, overrides: dict) -> {"model_version_id", "val_loss"}
 SWEEP_PICK = "trainer.sweep_pick"  # (results: list[dict], encoder: str) — chord callback
-MAKE_CURRENT = "trainer.make_current"  # (model_version_id: int) — roll back or forward to a version
+MAKE_CURRENT = names.MAKE_CURRENT  # (model_version_id: int) — roll back or forward to a version
 
 DEFAULT_GRID: list[dict[str, Any]] = [
     {"hidden": 32},

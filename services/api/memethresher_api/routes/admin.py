@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from memethresher_shared import coordination, sources, tasks
 from memethresher_shared.celery_app import send
 from memethresher_shared.models import Meme, ModelVersion, Source
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from memethresher_api import broker, queries
 from memethresher_api.deps import IdPath, SessionDep, SettingsDep, field_error
@@ -107,18 +107,13 @@ def list_models(session: SessionDep) -> list[ModelVersionOut]:
     return [ModelVersionOut.model_validate(m, from_attributes=True) for m in rows]
 
 
-@router.post("/models/{model_version_id}/current", response_model=ModelVersionOut)
-def make_current(model_version_id: IdPath, session: SessionDep) -> ModelVersionOut:
-    """Make this version the one that scores and curates for its encoder."""
-    model = session.get(ModelVersion, model_version_id)
-    if model is None:
+@router.post("/models/{model_version_id}/current", response_model=QueuedOut, status_code=202)
+def make_current(model_version_id: IdPath, session: SessionDep) -> QueuedOut:
+    """Queue the switch to this version; the trainer makes it under the training lock, then rescores."""
+    if session.get(ModelVersion, model_version_id) is None:
         field_error("path", "model_version_id", f"no model version {model_version_id}", status=404)
-    session.execute(update(ModelVersion).where(ModelVersion.encoder == model.encoder).values(is_current=False))
-    model.is_current = True
-    session.commit()
-    # Scores and the curation queue follow the current model.
-    _enqueue("a rescore with the new current model", lambda: send(tasks.SCORE_ALL))
-    return ModelVersionOut.model_validate(model, from_attributes=True)
+    return _enqueue(f"making model version {model_version_id} current",
+                    lambda: send(tasks.MAKE_CURRENT, model_version_id))  # fmt: skip
 
 
 @router.post("/models/retrain", response_model=QueuedOut)

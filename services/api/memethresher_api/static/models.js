@@ -18,8 +18,8 @@ async function load() {
     const actions = cell(row, "");
     if (!m.is_current) {
       actions.appendChild(button("Make current", async () => {
-        await api("POST", `/api/models/${m.id}/current`);
-        load();
+        toast((await api("POST", `/api/models/${m.id}/current`)).detail);
+        setTimeout(load, 2000);  // the trainer makes the switch; show it once it has
       }));
     }
   }
