@@ -70,6 +70,12 @@ def test_worker_trains_scores_acquires_curates_and_sweeps(
     assert best.is_current and best.metrics["sweep"] in ({"hidden": 16}, {"hidden": 48, "dropout": 0.2})
     assert np.isfinite(best.metrics["val_loss"])
 
+    # Rolling back to the first version (what the models page asks for) makes it current and rescores.
+    send(tasks.MAKE_CURRENT, first)
+    wait_until(lambda: current_id() == first, 60, message=f"the roll-back\n{worker.output()}")
+    assert [v.id for v in versions() if v.is_current] == [first]
+    wait_until(lambda: _scored(new_ids, first), 30, message=f"scores of the restored version\n{worker.output()}")
+
 
 def _scored(meme_ids: list[int], version_id: int | None) -> bool:
     with session_scope() as session:
