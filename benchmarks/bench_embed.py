@@ -167,7 +167,7 @@ def gflops_per_image() -> float:
     for module in fused:
         module.fused_attn = False  # the counter has no formula for every fused attention kernel
     size = encoder.preprocess.size
-    image = torch.zeros((1, 3, size, size), device=encoder.device)
+    image = torch.zeros((1, 3, size, size), device=encoder.device, dtype=encoder.dtype)
     try:
         with torch.inference_mode(), FlopCounterMode(display=False) as counter:
             encoder.features(image)

@@ -9,7 +9,9 @@
 #   benchmarks/gpu_embed.sh            # a few minutes on an H100
 #   IMAGES=1024 benchmarks/gpu_embed.sh
 #
-# Needs the dev install (`make install`). Writes benchmarks/results/embed_gpu_*.json, and copies
+# First, benchmarks/gpu_precision.py compares SO400M's model-only speed in fp32, autocast and bf16 weights
+# (SKIP_PRECISION=1 leaves it out). Needs the dev install (`make install`; PYTHON names another
+# interpreter with our packages on its path). Writes benchmarks/results/embed_gpu_*.json, and copies
 # them to $OUT when that is set. PEAK_TFLOPS overrides the peak looked up from the card's name.
 set -euo pipefail
 
@@ -31,6 +33,9 @@ peak_args=()
 if [[ -n "${PEAK_TFLOPS:-}" ]]; then
     peak_args=(--peak-tflops "$PEAK_TFLOPS")
 fi
+
+# Model-only speed of SO400M in each number format (fp32, autocast, bf16 weights) and the vectors' drift.
+[[ -n "${SKIP_PRECISION:-}" ]] || "$PYTHON" benchmarks/gpu_precision.py --batches 4 || echo "gpu_embed.sh: the precision comparison failed; going on" >&2
 
 # encoder, images per forward pass, meme ids per task
 runs=(
@@ -67,5 +72,5 @@ for path in sys.argv[1:]:
 EOF
 
 if [[ -n "${OUT:-}" ]]; then
-    cp "${outputs[@]}" "$OUT"/
+    cp "${outputs[@]}" "$OUT"/; cp "$RESULTS_DIR/embed_gpu_precision.json" "$OUT"/ 2>/dev/null || true
 fi

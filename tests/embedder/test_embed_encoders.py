@@ -134,3 +134,16 @@ def test_cuda_asked_for_but_absent_is_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match="no CUDA device"):
         pick_device("cuda")
     assert pick_device("auto").type == "cpu"
+
+
+def test_a_gpu_number_format_leaves_a_cpu_encoder_in_float32() -> None:
+    encoder = load_encoder("tiny-siglip:random", EmbedderSettings(embedder_device="cpu", embedder_precision="bf16"))
+    assert encoder.precision == "fp32"
+    assert {p.dtype for p in encoder.network.parameters()} == {torch.float32}
+    vectors = encoder.encode(np.zeros((2, 3, encoder.preprocess.size, encoder.preprocess.size), np.uint8))
+    assert vectors.dtype == np.float32
+
+
+def test_an_unknown_number_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="embedder_precision"):
+        EmbedderSettings(embedder_precision="int4")

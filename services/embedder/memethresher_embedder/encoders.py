@@ -36,11 +36,14 @@ class Encoder:
         preprocess: PreprocessSpec,
         device: torch.device,
         channels_last: bool = False,
+        precision: str = "fp32",
     ) -> None:
         self.spec = spec
         # Convolutions run markedly faster channels-last on CPUs (oneDNN) and on tensor cores.
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.network = network.eval().requires_grad_(False).to(device, memory_format=self.memory_format)
+        self.precision = precision if device.type == "cuda" else "fp32"
+        self.dtype = _weights_dtype(self.precision)
+        self.network = network.eval().requires_grad_(False).to(device, self.dtype, memory_format=self.memory_format)
         self.features = features
         self.preprocess = preprocess
         self.device = device
@@ -65,21 +68,28 @@ class Encoder:
 
     def normalise_input(self, batch: torch.Tensor) -> torch.Tensor:
         normalised = (batch.float() - self._mean) / self._std
-        return normalised.contiguous(memory_format=self.memory_format)
+        return normalised.to(self.dtype).contiguous(memory_format=self.memory_format)
 
     @torch.inference_mode()
     def encode(self, images: np.ndarray) -> np.ndarray:
         batch = self.normalise_input(self.to_device(images))  # (B, 3, S, S)
-        with _autocast(self.device):
+        with _autocast(self.precision):
             vectors = self.features(batch)  # (B, D)
         return F.normalize(vectors.float(), dim=-1).cpu().numpy()
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager[object]:
-    if device.type != "cuda":
+def _half_dtype() -> torch.dtype:
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _weights_dtype(precision: str) -> torch.dtype:
+    return _half_dtype() if precision == "bf16" else torch.float32
+
+
+def _autocast(precision: str) -> contextlib.AbstractContextManager[object]:
+    if precision != "amp":
         return contextlib.nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast("cuda", dtype=_half_dtype())
 
 
 def pick_device(choice: str) -> torch.device:
@@ -98,7 +108,7 @@ def load_encoder(encoder_id: str, settings: EmbedderSettings) -> Encoder:
     if device.type == "cpu":
         torch.set_num_threads(settings.torch_threads or max(1, (os.cpu_count() or 1) // 2))
     if spec.family == "lite0":
-        return _load_lite0(spec, device)
+        return _load_lite0(spec, device, settings.embedder_precision)
     return _load_open_clip(spec, settings, device)
 
 
@@ -126,7 +136,7 @@ def reset_encoders() -> None:
     _cached_encoder.cache_clear()
 
 
-def _load_lite0(spec: EncoderSpec, device: torch.device) -> Encoder:
+def _load_lite0(spec: EncoderSpec, device: torch.device, precision: str) -> Encoder:
     import timm
 
     network = timm.create_model("efficientnet_lite0", pretrained=False)
@@ -144,7 +154,7 @@ def _load_lite0(spec: EncoderSpec, device: torch.device) -> Encoder:
     def pooled(batch: torch.Tensor) -> torch.Tensor:
         return network.forward_head(network.forward_features(batch), pre_logits=True)  # (B, 1280)
 
-    return Encoder(spec, network, pooled, preprocess, device, channels_last=True)
+    return Encoder(spec, network, pooled, preprocess, device, channels_last=True, precision=precision)
 
 
 def _load_open_clip(spec: EncoderSpec, settings: EmbedderSettings, device: torch.device) -> Encoder:
@@ -160,7 +170,8 @@ def _load_open_clip(spec: EncoderSpec, settings: EmbedderSettings, device: torch
     # Only the image tower is used; dropping the text tower frees about half the memory.
     visual = model.visual
     del model
-    return Encoder(spec, visual, visual, _open_clip_preprocess(spec, visual), device)
+    preprocess = _open_clip_preprocess(spec, visual)
+    return Encoder(spec, visual, visual, preprocess, device, precision=settings.embedder_precision)
 
 
 def _open_clip_preprocess(spec: EncoderSpec, visual: torch.nn.Module) -> PreprocessSpec:

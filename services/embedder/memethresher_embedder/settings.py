@@ -25,6 +25,10 @@ class EmbedderSettings(Settings):
     # Fetch weights missing from the cache from Hugging Face; off, a missing file fails at once.
     embedder_download: bool = True
     embedder_device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Number format of the model on a GPU: "bf16" holds the weights in bfloat16 (float16 on cards
+    # without it), "amp" keeps float32 weights under autocast, "fp32" neither. On an H100, bf16
+    # weights ran SigLIP SO400M markedly faster than autocast (benchmarks/RESULTS.md). CPUs use fp32.
+    embedder_precision: Literal["bf16", "amp", "fp32"] = "bf16"
     # Threads torch may use for the model on a CPU; 0 means half the cores (at least one): the
     # decode pool and the other workers need the rest, and torch's threads stall badly when a
     # core is taken from them (measured 3-4x slower with 2 threads than 1 on a busy 2-core box).
