@@ -2,8 +2,9 @@
 simulated raters (each: fetch the next pair, post a rating, fetch the pair's two images).
 
     python benchmarks/bench_api.py [--quick] [--raters 20] [--seconds 30]
+    python benchmarks/bench_api.py --per-request   # CPU per request by endpoint, one sequential client
 
-Writes benchmarks/results/api.json. Target on a 2-core machine, 20 raters: p99 < 50 ms for
+Writes benchmarks/results/api.json (api_per_request.json). Target on a 2-core machine, 20 raters: p99 < 50 ms for
 both next-pair and rating. The raters run on the same machine as the server, on one asyncio loop, each with its own
 keep-alive connection (a small HTTP/1.1 client: httpx cost as much CPU as the server).
 """
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,12 @@ def seed(memes: int, batch_pairs: int) -> None:
         a, b = rng.sample(ids, 2)
         pairs.add((a, b))
     add_batch(add_model(), sorted(pairs))
+    # Planner statistics, as autovacuum keeps them on a database in use (it would take up to a
+    # minute to get to these fresh tables).
+    from memethresher_shared.db import get_engine
+
+    with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("ANALYZE")
 
 
 class Connection:
@@ -133,6 +141,100 @@ async def drive(url: str, raters: int, seconds: float, think_s: float) -> tuple[
     return samples, elapsed
 
 
+async def sequential_cpu(
+    url: str, cpu: dict[str, Callable[[], float]], pending: list[tuple[int, int, int]], n: int
+) -> dict[str, dict[str, float]]:
+    """CPU milliseconds per request of each endpoint, by process group, with one sequential rater:
+    `n` ratings of pending pairs (the batch's last), `n` rounds of next pair then its rating (next
+    pair = round - rating), `n` cached thumbnails. CPU is read around each phase, not each request."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    connection = Connection(host, int(port))
+    rng = random.Random(0)
+    memes: list[int] = []
+
+    async def rate(pair_id: int, a: int, b: int) -> None:
+        body = {"a": a, "b": b, "choice": rng.choice(CHOICES), "pair_id": pair_id}
+        await connection.request("POST", "/api/ratings", json.dumps(body).encode())
+
+    async def round_() -> None:
+        pair = json.loads(await connection.request("GET", "/api/pairs/next"))
+        await rate(pair["pair_id"], pair["a"]["id"], pair["b"]["id"])
+        memes.append(pair["a"]["id"])
+
+    async def thumbnail(i: int) -> None:
+        await connection.request("GET", f"/api/memes/{memes[i % 20]}/thumb/1024")
+
+    async def phase(work: Callable[[int], Awaitable[None]]) -> dict[str, float]:
+        before = {group: read() for group, read in cpu.items()}
+        for i in range(n):
+            await work(i)
+        return {group: (read() - before[group]) * 1000 / n for group, read in cpu.items()}
+
+    try:
+        for i in range(20):  # warm-up: connection, caches, prepared statements, thumbnails
+            await round_()
+            await thumbnail(i)
+            await rate(*pending[-1 - i])
+        rating = await phase(lambda i: rate(*pending[i]))
+        whole_round = await phase(lambda i: round_())
+        thumbnails = await phase(thumbnail)
+    finally:
+        connection.close()
+    next_pair = {group: whole_round[group] - rating[group] for group in cpu}
+    return {
+        name: {group: round(ms, 3) for group, ms in by.items()}
+        for name, by in (("next_pair", next_pair), ("rate", rating), ("thumbnail", thumbnails))
+    }
+
+
+def postgres_cpu() -> float:
+    """CPU time of the PostgreSQL server on this machine: every process under the postmaster, and
+    those already gone (backends of closed connections), which the postmaster has reaped. It counts
+    every database on the server, so other work on it shows up here too."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "ppid"]):
+        if process.info["name"] != "postgres" or _is_postgres(process.info["ppid"]):
+            continue
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+            for child in process.children():
+                times = child.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).name() == "postgres"
+    except psutil.Error:
+        return False
+
+
+def sessions_opened(admin: sa.Engine, database: str) -> int:
+    """Connections PostgreSQL has accepted to `database` so far (each one a new backend process)."""
+    with admin.connect() as conn:
+        query = "SELECT sessions FROM pg_stat_database WHERE datname = %(name)s"
+        return int(conn.exec_driver_sql(query, {"name": database}).scalar_one())
+
+
+def pending_pairs(count: int) -> list[tuple[int, int, int]]:
+    """(pair id, a, b) of the last `count` pairs in asking order."""
+    from memethresher_shared.db import session_scope
+    from memethresher_shared.models import AcquisitionPair
+
+    with session_scope() as session:
+        rows = session.execute(
+            sa.select(AcquisitionPair.id, AcquisitionPair.a_id, AcquisitionPair.b_id)
+            .where(AcquisitionPair.status == "pending")
+            .order_by(AcquisitionPair.position.desc())
+            .limit(count)
+        )
+        return [(pair_id, a, b) for pair_id, a, b in rows]
+
+
 def cpu_seconds(process: psutil.Process) -> float:
     """CPU time of a process and its children (uvicorn with --workers forks)."""
     total = 0.0
@@ -153,6 +255,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument(
+        "--per-request",
+        action="store_true",
+        help="instead: CPU ms per request by endpoint (server, PostgreSQL, client), one sequential client",
+    )
+    parser.add_argument("--requests", type=int, default=400, help="with --per-request: rounds measured")
+    parser.add_argument(
         "--think-ms",
         type=float,
         default=0.0,
@@ -160,7 +268,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     seconds = 5.0 if args.quick else args.seconds
-    memes, batch_pairs = (100, 200) if args.quick else (500, 2000)
+    # Enough pending pairs that the batch does not run dry during the run (the trainer would refill it).
+    memes, batch_pairs = (100, 4000) if args.quick else (500, 20000)
+    if args.per_request:
+        batch_pairs = max(batch_pairs, 2 * args.requests + 60)
 
     from memethresher_shared import db
     from memethresher_shared.embedded_redis import EmbeddedRedis
@@ -192,10 +303,22 @@ def main() -> None:
             server = Server(env, root / "uvicorn.log", workers=args.workers)
             server.wait_ready()
             server_process = psutil.Process(server.process.pid)
-            server_cpu0, client_cpu0 = cpu_seconds(server_process), time.process_time()
-            samples, elapsed = asyncio.run(drive(server.url, args.raters, seconds, args.think_ms / 1000))
-            server_cpu = cpu_seconds(server_process) - server_cpu0
-            client_cpu = time.process_time() - client_cpu0
+            cpu = {
+                "server": lambda: cpu_seconds(server_process),
+                "postgres": postgres_cpu,
+                "client": time.process_time,
+            }
+            if args.per_request:
+                pending = pending_pairs(args.requests + 20)
+                per_request = asyncio.run(sequential_cpu(server.url, cpu, pending, args.requests))
+            else:
+                before = {group: read() for group, read in cpu.items()}
+                sessions0 = sessions_opened(admin, name)
+                samples, elapsed = asyncio.run(drive(server.url, args.raters, seconds, args.think_ms / 1000))
+                used = {group: read() - before[group] for group, read in cpu.items()}
+                sessions = sessions_opened(admin, name) - sessions0
+                with db.get_engine().connect() as connection:  # warm-up included; repeats are not stored
+                    stored = connection.exec_driver_sql("SELECT count(*) FROM ratings").scalar_one()
         finally:
             if server is not None:
                 server.stop()
@@ -205,6 +328,12 @@ def main() -> None:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.dispose()
 
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    if args.per_request:
+        report = {"requests_per_endpoint": args.requests, "cpu_ms_per_request": per_request}
+        print(json.dumps(report, indent=2))
+        RESULTS.with_name("api_per_request.json").write_text(json.dumps(report, indent=2) + "\n")
+        return
     requests = 4 * len(samples["next_pair"])
     figures = {
         "machine": "2-core CPU dev machine, no GPU (raters share the machine with the server)",
@@ -214,22 +343,29 @@ def main() -> None:
         "seconds": round(elapsed, 2),
         "memes": memes,
         "ratings_posted": len(samples["rate"]),
+        "ratings_stored_with_warm_up": stored,
         "requests_per_s": round(requests / elapsed, 1),
         "next_pair_p50_ms": percentile_ms(samples["next_pair"], 50),
         "next_pair_p99_ms": percentile_ms(samples["next_pair"], 99),
         "rate_p50_ms": percentile_ms(samples["rate"], 50),
         "rate_p99_ms": percentile_ms(samples["rate"], 99),
         "two_images_p99_ms": percentile_ms(samples["images"], 99),
-        # Both include warm-up; they show how the two cores were shared between server and raters.
-        "server_cpu_s": round(server_cpu, 1),
-        "raters_cpu_s": round(client_cpu, 1),
+        # These include warm-up; they show how the two cores were shared between server,
+        # PostgreSQL and raters.
+        "server_cpu_s": round(used["server"], 1),
+        "postgres_cpu_s": round(used["postgres"], 1),
+        "raters_cpu_s": round(used["client"], 1),
+        "postgres_sessions_opened": sessions,
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "quick": args.quick,
     }
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    results = RESULTS if not args.think_ms else RESULTS.with_name(f"api_think{int(args.think_ms)}ms.json")
+    suffix = (f"_workers{args.workers}" if args.workers != 1 else "") + (
+        f"_think{int(args.think_ms)}ms" if args.think_ms else ""
+    )
+    results = RESULTS.with_name(f"api{suffix}.json")
     results.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"target: next_pair_p99_ms < 50 and rate_p99_ms < 50 with 20 raters -> {results}")
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, NoReturn, TypeVar
 
 from fastapi import Depends, HTTPException, Path
-from memethresher_shared.db import session_scope
+from memethresher_shared.db import get_engine, session_scope
 from sqlalchemy.orm import Session
 
 from memethresher_api.settings import ApiSettings, get_api_settings
@@ -28,9 +28,10 @@ async def api_settings() -> ApiSettings:
     return get_api_settings()
 
 
-# As many threads as the engine's pool has connections (pool_size 5 + max_overflow 10): one more
-# would only wait for a connection.
-DATABASE_THREADS = 15
+# As many threads as the engine's pool keeps connections (its pool_size): a sixth connection would
+# be an overflow one, closed again as it comes back, so under load each request past five would
+# start a new PostgreSQL backend (a fork and a login) and end it again.
+DATABASE_THREADS = 5
 
 
 @functools.cache
@@ -39,15 +40,21 @@ def database_threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=DATABASE_THREADS, thread_name_prefix="api-db")
 
 
-async def in_session(work: Callable[..., T], *args: Any) -> T:
-    """Run `work(session, *args)` in one worker thread inside one transaction (the hot endpoints)."""
-
-    def run() -> T:
-        with session_scope() as session:
-            return work(session, *args)
-
+async def in_thread(work: Callable[..., T], *args: Any) -> T:
+    """Run `work(*args)` in one of the database threads (the hot endpoints)."""
     context = contextvars.copy_context()
-    return await asyncio.get_running_loop().run_in_executor(database_threads(), context.run, run)
+    return await asyncio.get_running_loop().run_in_executor(database_threads(), context.run, work, *args)
+
+
+def _with_autocommit(work: Callable[..., T], *args: Any) -> T:
+    with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return work(connection, *args)
+
+
+async def in_autocommit(work: Callable[..., T], *args: Any) -> T:
+    """Run `work(connection, *args)` in a database thread on a connection without a transaction:
+    a read of one statement then costs one round trip, not three (BEGIN, the read, COMMIT)."""
+    return await in_thread(_with_autocommit, work, *args)
 
 
 # scope="function": commit before the response goes out, so a client that saw 200 and asks

@@ -8,10 +8,13 @@ from collections.abc import Collection
 from typing import Any
 
 from memethresher_shared.models import AcquisitionBatch, AcquisitionPair, Embedding, Meme, ModelVersion
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from memethresher_api.schemas import MemeOut, PairOut
+
+# The rating loop reads on a plain connection; other callers may pass a session.
+Database = Session | Connection
 
 
 class NotEnoughMemes(LookupError):
@@ -46,7 +49,7 @@ def _acquisition_statement(excluding: bool) -> Select[Any]:
         .join(AcquisitionBatch, AcquisitionBatch.id == AcquisitionPair.batch_id)
         .join(ModelVersion, ModelVersion.id == AcquisitionBatch.model_version_id)
         .where(AcquisitionPair.status == "pending", ModelVersion.encoder == bindparam("encoder"))
-        .order_by(AcquisitionBatch.id.desc(), AcquisitionPair.position, AcquisitionPair.id)
+        .order_by(AcquisitionPair.batch_id.desc(), AcquisitionPair.position, AcquisitionPair.id)
         .limit(bindparam("count"))
     )
     if excluding:
@@ -73,7 +76,7 @@ def _acquisition_statement(excluding: bool) -> Select[Any]:
     )
 
 
-def acquisition_pairs(session: Session, encoder: str, count: int, exclude: Collection[int] = ()) -> list[PairOut]:
+def acquisition_pairs(session: Database, encoder: str, count: int, exclude: Collection[int] = ()) -> list[PairOut]:
     """Pending pairs of the newest batch first, then older batches', so rating never runs dry."""
     held = [pair_id for pair_id in exclude if 0 < pair_id < 2**31]
     parameters: dict[str, Any] = {"encoder": encoder, "count": count}
@@ -107,7 +110,7 @@ def acquisition_pairs(session: Session, encoder: str, count: int, exclude: Colle
     ]
 
 
-def random_pairs(session: Session, encoder: str, count: int) -> list[PairOut]:
+def random_pairs(session: Database, encoder: str, count: int) -> list[PairOut]:
     """Random pairs of embedded memes, never a meme with itself."""
     memes: list[tuple[int, str | None, str | None]] = list(
         session.execute(
@@ -125,9 +128,23 @@ def random_pairs(session: Session, encoder: str, count: int) -> list[PairOut]:
     return [PairOut(a=_meme(*a), b=_meme(*b), origin="random") for a, b in zip(memes[0::2], memes[1::2], strict=True)]
 
 
-def next_pairs(session: Session, encoder: str, count: int, exclude: Collection[int] = ()) -> list[PairOut]:
-    """Up to `count` pairs, each shown with a random left/right placement."""
-    pairs = acquisition_pairs(session, encoder, count, exclude)
+def next_pairs(
+    session: Database,
+    encoder: str,
+    count: int,
+    exclude: Collection[int] = (),
+    held: Collection[int] = (),
+    spare: int = 0,
+) -> list[PairOut]:
+    """Up to `count` pairs, plus up to `spare` more acquisition pairs for the caller to choose from,
+    each shown with a random left/right placement. Pairs `held` for other raters come only once no
+    other pending pair is left."""
+    wanted = count + spare
+    pairs = acquisition_pairs(session, encoder, wanted, [*exclude, *held])
+    if held and len(pairs) < wanted:
+        chosen = {pair.pair_id for pair in pairs}
+        again = [pair for pair in acquisition_pairs(session, encoder, wanted, exclude) if pair.pair_id not in chosen]
+        pairs += again[: wanted - len(pairs)]
     if len(pairs) < count:
         try:
             pairs += random_pairs(session, encoder, count - len(pairs))

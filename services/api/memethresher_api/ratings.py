@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from memethresher_shared import coordination
+from memethresher_shared.db import get_engine, session_scope
 from memethresher_shared.models import AcquisitionPair, Meme, ModelVersion, Rating, utcnow
 from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from memethresher_api import rating_statement
 from memethresher_api.deps import field_error
 from memethresher_api.schemas import RatingIn, RatingOut
 
@@ -189,6 +193,25 @@ def _ratings_and_current_model_statement() -> Select[tuple[int, int | None]]:
     return select(func.count(Rating.id), current_n)
 
 
+def save_ratings(
+    items: list[RatingIn], encoder: str, axes: list[str], count: bool = True
+) -> tuple[list[tuple[RatingOut, bool]], tuple[int, int] | None]:
+    """Store the ratings committed (all or none); returns each with whether it is new, and if
+    `count`, the numbers of ratings before them and at the current model."""
+    if len(items) == 1:
+        axis = items[0].axis or OVERALL
+        if items[0].a != items[0].b and (axis == OVERALL or axis in axes):
+            saved = rating_statement.save(get_engine(), items[0], axis, encoder, count)
+            if saved is not None:
+                return [(saved.rating, True)], saved.counts
+    with session_scope() as session:
+        # Counted before the ratings claim their pair, so the pair is held only for the insert and
+        # commit; a count a moment stale is harmless (due means "at least `every` since the model").
+        counts = rating_counts(session, encoder) if count else None
+        stored = [store_rating(session, item, axes) for item in items]
+    return stored, counts
+
+
 def rating_counts(session: Session, encoder: str) -> tuple[int, int]:
     """All ratings, and those the current model was trained on (one query)."""
     total, at_model = session.execute(_ratings_and_current_model_statement(), {"encoder": encoder}).one()
@@ -200,4 +223,27 @@ def request_retrain_quietly(encoder: str) -> None:
     try:
         coordination.request_retrain(coordination.redis_client(), encoder)
     except Exception:
-        log.warning("could not request a retrain for %s; will ask again on the next rating", encoder, exc_info=True)
+        log.warning("could not request a retrain for %s; will ask again on a later rating", encoder, exc_info=True)
+
+
+class RetrainRequests:
+    """Asks for a retrain at most once per `interval_s` per encoder (held by the app).
+
+    While the trainer is busy or down every rating finds a retrain due, and each would ask the
+    broker only to hear that one is queued already. Asking again after the interval keeps the
+    promise that ratings arriving while a training runs queue the next one: the next rating after
+    the interval asks, and a retrain is due only after `RETRAIN_EVERY` new ratings anyway."""
+
+    def __init__(self, interval_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self._clock = clock
+        self._asked: dict[str, float] = {}
+
+    def may_ask(self, encoder: str) -> bool:
+        """False for `interval_s` after asking: no need to count whether a retrain is due."""
+        return self._clock() - self._asked.get(encoder, -self.interval_s) >= self.interval_s
+
+    def ask(self, encoder: str) -> None:
+        if self.may_ask(encoder):
+            self._asked[encoder] = self._clock()  # two threads racing here both ask: harmless, it coalesces
+            request_retrain_quietly(encoder)

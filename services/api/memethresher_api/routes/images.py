@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +16,10 @@ from memethresher_shared.models import Meme
 from memethresher_shared.store import get_store
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from memethresher_api import thumbnails
-from memethresher_api.deps import IdPath, SettingsDep, field_error
+from memethresher_api.deps import IdPath, SettingsDep, field_error, in_thread
 from memethresher_api.settings import ApiSettings
 
 router = APIRouter(prefix="/api/memes", tags=["images"])
@@ -69,6 +71,29 @@ class RecentThumbnails:
             self.bytes -= len(dropped.data)
 
 
+THUMB_PATH = re.compile(r"/api/memes/(\d{1,10})/thumb/(\d{1,5})")
+
+
+class RecentThumbnailsFirst:
+    """ASGI middleware: a thumbnail in `RecentThumbnails` is answered before routing. Every one in
+    there was served by the route, so its id and size were checked then; routing, dependencies and
+    FastAPI's request handling would cost more than the answer itself (two per rated pair)."""
+
+    def __init__(self, app: ASGIApp, recent: RecentThumbnails) -> None:
+        self.app = app
+        self.recent = recent
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            match = THUMB_PATH.fullmatch(scope["path"])
+            item = self.recent.get(int(match[1]), int(match[2])) if match else None
+            if item is not None:
+                if_none_match = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"if-none-match"), None)
+                await _thumbnail_response(item, if_none_match)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 @dataclass(frozen=True)
 class ImageFacts:
     storage_key: str
@@ -88,7 +113,8 @@ def image_facts(database_url: str, meme_id: int) -> ImageFacts:
 
 async def _facts(meme_id: int, settings: ApiSettings) -> ImageFacts:
     try:
-        return await run_in_threadpool(image_facts, settings.database_url, meme_id)
+        # On the database threads, so lookups never need more connections than the pool keeps.
+        return await in_thread(image_facts, settings.database_url, meme_id)
     except LookupError:
         field_error("path", "meme_id", f"no meme {meme_id}", status=404)
 

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from memethresher_shared import coordination
 from memethresher_shared.models import AcquisitionPair, Rating
 from memethresher_shared.observability import record_rating
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
 from memethresher_api import pairs, queries, ratings
-from memethresher_api.deps import IdPath, SessionDep, SettingsDep, field_error, in_session, not_found
+from memethresher_api.deps import (
+    IdPath,
+    SessionDep,
+    SettingsDep,
+    field_error,
+    in_autocommit,
+    in_thread,
+    not_found,
+)
+from memethresher_api.offered import OfferedPairs
 from memethresher_api.schemas import (
     PairOut,
     PairsOut,
@@ -34,11 +42,29 @@ def json_of(model: BaseModel, status_code: int = 200) -> Response:
     return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
+async def hand_out(request: Request, encoder: str, count: int, exclude: list[int]) -> list[PairOut]:
+    """The next pairs, not those just handed to another rater (see `OfferedPairs`)."""
+    offered: OfferedPairs = request.app.state.offered
+    for _ in range(2):
+        spare = offered.choosing  # each request choosing alongside may take one of the same pairs
+        offered.choosing += 1
+        try:
+            candidates = await in_autocommit(pairs.next_pairs, encoder, count, exclude, offered.held(), spare)
+        finally:
+            offered.choosing -= 1
+        # Requests that began later may have answered first and taken them all: ask again, once,
+        # unless these were all the pending pairs there are.
+        full_page = sum(1 for pair in candidates if pair.pair_id is not None) == count + spare
+        if len(offered.fresh(candidates)) >= count or not full_page:
+            break
+    return offered.take(candidates, count)
+
+
 @router.get("/pairs/next", response_model=PairOut, responses=NOT_FOUND)
-async def next_pair(settings: SettingsDep) -> Response:
+async def next_pair(settings: SettingsDep, request: Request) -> Response:
     """The next pair to rate: from the newest acquisition batch when there is one, else random."""
     try:
-        return json_of((await in_session(pairs.next_pairs, settings.embedder, 1))[0])
+        return json_of((await hand_out(request, settings.embedder, 1, []))[0])
     except pairs.NotEnoughMemes as error:
         not_found(str(error))
 
@@ -46,12 +72,13 @@ async def next_pair(settings: SettingsDep) -> Response:
 @router.get("/pairs", response_model=PairsOut, responses=NOT_FOUND)
 async def upcoming_pairs(
     settings: SettingsDep,
+    request: Request,
     count: Annotated[int, Query(ge=1, le=50)] = 4,
     exclude: Annotated[list[int], Query(max_length=200, description="pair ids the page already holds")] = [],  # noqa: B006
 ) -> PairsOut:
     """Several upcoming pairs, so the page can prefetch their images."""
     try:
-        return PairsOut(pairs=await in_session(pairs.next_pairs, settings.embedder, count, exclude))
+        return PairsOut(pairs=await hand_out(request, settings.embedder, count, exclude))
     except pairs.NotEnoughMemes as error:
         not_found(str(error))
 
@@ -67,35 +94,35 @@ def skip_pair(pair_id: IdPath, session: SessionDep) -> dict[str, int | str]:
     return {"pair_id": pair.id, "status": pair.status}
 
 
-def _store(session: Session, items: list[RatingIn], settings: ApiSettings) -> list[RatingOut]:
-    """Store the ratings and commit, then ask for a retrain if one is due (same thread, no second hop)."""
-    # Counted before the ratings claim their pair, so the pair is held only for the insert and commit;
-    # a count a moment stale is harmless (due means "at least `every` since the model").
-    total, at_model = ratings.rating_counts(session, settings.embedder)
-    stored = [ratings.store_rating(session, item, settings.rating_axes) for item in items]
-    session.commit()
+def _store(items: list[RatingIn], settings: ApiSettings, retrain: ratings.RetrainRequests) -> list[RatingOut]:
+    """Store the ratings committed, then ask for a retrain if one is due (same thread, no second hop)."""
+    may_ask = retrain.may_ask(settings.embedder)
+    stored, counts = ratings.save_ratings(items, settings.embedder, settings.rating_axes, count=may_ask)
     for rating, _ in stored:
         record_rating(rating.choice, rating.origin)
     new = sum(1 for _, is_new in stored if is_new)
-    if coordination.retrain_due(total + new, at_model, settings.retrain_every):
-        ratings.request_retrain_quietly(settings.embedder)  # after the commit: the ratings are safe
+    if counts is not None and coordination.retrain_due(counts[0] + new, counts[1], settings.retrain_every):
+        retrain.ask(settings.embedder)  # after the commit: the ratings are safe
     return [rating for rating, _ in stored]
 
 
-async def _store_and_maybe_retrain(items: list[RatingIn], settings: ApiSettings) -> list[RatingOut]:
-    return await in_session(_store, items, settings)
+async def store_and_maybe_retrain(request: Request, items: list[RatingIn], settings: ApiSettings) -> list[RatingOut]:
+    stored = await in_thread(_store, items, settings, request.app.state.retrain)
+    offered: OfferedPairs = request.app.state.offered
+    offered.release(rating.pair_id for rating in stored)
+    return stored
 
 
 @router.post("/ratings", response_model=RatingOut, status_code=201)
-async def post_rating(body: RatingIn, settings: SettingsDep) -> Response:
+async def post_rating(body: RatingIn, settings: SettingsDep, request: Request) -> Response:
     """Store a rating of memes `a` and `b` on the 5-point scale (a+ a tie b b+)."""
-    return json_of((await _store_and_maybe_retrain([body], settings))[0], status_code=201)
+    return json_of((await store_and_maybe_retrain(request, [body], settings))[0], status_code=201)
 
 
 @router.post("/ratings/batch", response_model=list[RatingOut], status_code=201)
-async def post_ratings(body: RatingsIn, settings: SettingsDep) -> list[RatingOut]:
+async def post_ratings(body: RatingsIn, settings: SettingsDep, request: Request) -> list[RatingOut]:
     """Several ratings (one per axis) saved together: all or none."""
-    return await _store_and_maybe_retrain(body.ratings, settings)
+    return await store_and_maybe_retrain(request, body.ratings, settings)
 
 
 @router.delete("/ratings/{rating_id}", response_model=RatingOut)
