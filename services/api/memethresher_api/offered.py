@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, KeysView
 
 from memethresher_api.schemas import PairOut
 
@@ -32,10 +32,13 @@ class OfferedPairs:
         self.choosing = 0  # requests between reading `held()` and `take()`
 
     def held(self) -> list[int]:
+        return list(self._held_now())
+
+    def _held_now(self) -> KeysView[int]:
         now = self._clock()
         while self._until and next(iter(self._until.values())) <= now:
             self._until.popitem(last=False)
-        return list(self._until)
+        return self._until.keys()
 
     def offer(self, pair_ids: Iterable[int | None]) -> None:
         until = self._clock() + self.hold_s
@@ -63,8 +66,9 @@ class OfferedPairs:
 
     def fresh(self, candidates: list[PairOut]) -> list[PairOut]:
         """The candidates neither held nor rated a moment ago (random pairs always)."""
-        taken = {*self.held(), *self._recently_rated()}
-        return [pair for pair in candidates if pair.pair_id is None or pair.pair_id not in taken]
+        # Views, not copies: up to `max_pairs` recently rated ids are checked on every request.
+        held, rated = self._held_now(), self._recently_rated()
+        return [p for p in candidates if p.pair_id is None or not (p.pair_id in held or p.pair_id in rated)]
 
     def release(self, pair_ids: Iterable[int | None]) -> None:
         """Rated: no longer held, as the database no longer offers it; but a read that began before
@@ -77,8 +81,8 @@ class OfferedPairs:
         while len(self._rated) > self.max_pairs:
             self._rated.popitem(last=False)
 
-    def _recently_rated(self) -> set[int]:
+    def _recently_rated(self) -> KeysView[int]:
         since = self._clock() - RATED_S
         while self._rated and next(iter(self._rated.values())) < since:
             self._rated.popitem(last=False)
-        return set(self._rated)
+        return self._rated.keys()
