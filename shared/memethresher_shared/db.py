@@ -9,10 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from memethresher_shared.settings import get_settings
+
+# Connections a PostgreSQL engine keeps open; the API sizes its database threads to it.
+POOL_SIZE = 5
 
 
 def make_engine(url: str) -> Engine:
@@ -25,10 +29,17 @@ def make_engine(url: str) -> Engine:
     # idle is pinged on checkout (like pool_pre_ping), one back from use moments ago is not, which
     # saves a round trip per request under load. A drop it misses fails one statement, and that
     # disconnect error invalidates the whole pool, so the next checkout connects afresh.
-    engine = create_engine(url, pool_size=5, max_overflow=10, pool_recycle=3600)
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=10, pool_recycle=3600)
     event.listen(engine.pool, "checkin", _note_checkin)
     event.listen(engine.pool, "checkout", _ping_if_idle)
     return engine
+
+
+def upsert_insert(bind: Session | Connection, table: Table | type) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT for `bind`'s database that offers `on_conflict_do_nothing` / `_do_update`: concurrent
+    workers race on the same rows, and check-then-insert would lose that race."""
+    dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
+    return (postgresql if dialect.name == "postgresql" else sqlite).insert(table)
 
 
 PING_AFTER_IDLE_S = 1.0

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from memethresher_shared.db import upsert_insert
 from memethresher_shared.models import Source, utcnow
 
 KINDS = ("folder", "reddit")
@@ -70,10 +70,10 @@ def parse_reddit_target(text: str) -> RedditTarget:
     cleaned = re.sub(r"^https?://(www\.|old\.)?reddit\.com", "", raw).strip("/")
     parts = [p for p in cleaned.split("/") if p]
     if len(parts) == 2 and parts[0].lower() == "r":
-        names = tuple(n for n in parts[1].split("+"))
+        names = parts[1].split("+")
         bad = [n for n in names if not _SUBREDDIT.match(n)]
-        if not names or bad:
-            raise ValueError(f"reddit target {raw!r}: invalid subreddit name(s) {bad or ['']}")
+        if bad:
+            raise ValueError(f"reddit target {raw!r}: invalid subreddit name(s) {bad}")
         return RedditTarget("subreddits", subreddits=tuple(n.lower() for n in names))
     if parts and parts[0].lower() in ("user", "u") and len(parts) >= 2:
         user = parts[1]
@@ -150,9 +150,8 @@ def add_source(session: Session, kind: str, target: str, **options: Any) -> Sour
     if existing is not None:
         return existing
     # ON CONFLICT DO NOTHING: two concurrent adds of the same source yield one row.
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(
-        dialect.insert(Source)
+        upsert_insert(session, Source)
         .values(
             kind=spec.kind,
             target=spec.target,

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, NoReturn, TypeVar
 
 from fastapi import Depends, HTTPException, Path
-from memethresher_shared.db import get_engine, session_scope
+from memethresher_shared.db import POOL_SIZE, get_engine, session_scope
 from sqlalchemy.orm import Session
 
 from memethresher_api.settings import ApiSettings, get_api_settings
@@ -28,15 +28,15 @@ async def api_settings() -> ApiSettings:
     return get_api_settings()
 
 
-# As many threads as the engine's pool keeps connections (its pool_size): a sixth connection would
-# be an overflow one, closed again as it comes back, so under load each request past five would
-# start a new PostgreSQL backend (a fork and a login) and end it again.
-DATABASE_THREADS = 5
+# As many threads as the engine's pool keeps connections: one more would take an overflow connection,
+# closed again as it comes back, so under load each request past the pool would start a new
+# PostgreSQL backend (a fork and a login) and end it again (benchmarks/RESULTS.md, API section).
+DATABASE_THREADS = POOL_SIZE
 
 
 @functools.cache
 def database_threads() -> ThreadPoolExecutor:
-    """The hot endpoints' threads: a plain executor hop costs a fraction of anyio's to_thread."""
+    """The hot endpoints' threads, a plain executor rather than anyio's to_thread."""
     return ThreadPoolExecutor(max_workers=DATABASE_THREADS, thread_name_prefix="api-db")
 
 

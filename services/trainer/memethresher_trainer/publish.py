@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from memethresher_shared.db import upsert_insert
 from memethresher_shared.models import (
     AcquisitionBatch,
     AcquisitionPair,
@@ -13,8 +14,7 @@ from memethresher_shared.models import (
     Score,
     TrainingMetric,
 )
-from sqlalchemy import Table, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from memethresher_trainer.acquire import Proposal
@@ -55,11 +55,6 @@ def make_current(session: Session, version: ModelVersion) -> None:
     session.flush()
 
 
-def _insert(session: Session, table: Table) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 def upsert_scores(
     session: Session, version_id: int, meme_ids: np.ndarray, mean: np.ndarray, spread: np.ndarray
 ) -> None:
@@ -70,7 +65,7 @@ def upsert_scores(
     ]
     table = Score.__table__
     for start in range(0, len(rows), 2000):
-        stmt = _insert(session, table).values(rows[start : start + 2000])
+        stmt = upsert_insert(session, table).values(rows[start : start + 2000])
         stmt = stmt.on_conflict_do_update(
             index_elements=["meme_id", "model_version_id"],
             set_={"mean": stmt.excluded.mean, "spread": stmt.excluded.spread},
@@ -107,5 +102,5 @@ def queue_for_curation(session: Session, version_id: int, meme_ids: list[int], s
         {"meme_id": m, "model_version_id": version_id, "score": s, "status": "pending"}
         for m, s in zip(meme_ids, scores, strict=True)
     ]
-    stmt = _insert(session, CurationItem.__table__).values(rows).on_conflict_do_nothing(index_elements=["meme_id"])
+    stmt = upsert_insert(session, CurationItem).values(rows).on_conflict_do_nothing(index_elements=["meme_id"])
     session.execute(stmt)
