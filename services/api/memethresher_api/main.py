@@ -51,7 +51,7 @@ def create_app() -> FastAPI:
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=HealthOut, tags=["health"])
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["health"], include_in_schema=False)
     # Everything imported and built so far lives as long as the process: out of the collector's
-    # sight, a full collection no longer walks it (a pause of tens of ms in the middle of a request).
+    # sight, a full collection in the middle of a request no longer walks it.
     gc.collect()
     gc.freeze()
     return app

@@ -11,7 +11,8 @@ from memethresher_shared.models import AcquisitionBatch, AcquisitionPair, Embedd
 from sqlalchemy import Connection, Select, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
-from memethresher_api.schemas import MemeOut, PairOut
+from memethresher_api.queries import meme_out_of
+from memethresher_api.schemas import PairOut
 
 # The rating loop reads on a plain connection; other callers may pass a session.
 Database = Session | Connection
@@ -19,16 +20,6 @@ Database = Session | Connection
 
 class NotEnoughMemes(LookupError):
     """Fewer than two memes have a vector under the current encoder."""
-
-
-def _meme(meme_id: int, title: str | None, subreddit: str | None) -> MemeOut:
-    return MemeOut(
-        id=meme_id,
-        image_url=f"/api/memes/{meme_id}/image",
-        thumb_url=f"/api/memes/{meme_id}/thumb/1024",
-        title=title or "",
-        subreddit=subreddit,
-    )
 
 
 @functools.cache
@@ -85,8 +76,8 @@ def acquisition_pairs(session: Database, encoder: str, count: int, exclude: Coll
     rows = session.execute(_acquisition_statement(bool(held)), parameters).all()
     return [
         PairOut(
-            a=_meme(a_id, a_title, a_subreddit),
-            b=_meme(b_id, b_title, b_subreddit),
+            a=meme_out_of(a_id, a_title, a_subreddit),
+            b=meme_out_of(b_id, b_title, b_subreddit),
             origin="acquisition",
             pair_id=pair_id,
             batch_id=batch_id,
@@ -125,7 +116,10 @@ def random_pairs(session: Database, encoder: str, count: int) -> list[PairOut]:
     if len(memes) < 2 * count:
         # A tiny collection: reuse memes across pairs, still never one with itself.
         memes = [m for _ in range(count) for m in random.sample(memes, 2)]
-    return [PairOut(a=_meme(*a), b=_meme(*b), origin="random") for a, b in zip(memes[0::2], memes[1::2], strict=True)]
+    return [
+        PairOut(a=meme_out_of(*a), b=meme_out_of(*b), origin="random")
+        for a, b in zip(memes[0::2], memes[1::2], strict=True)
+    ]
 
 
 def next_pairs(

@@ -31,12 +31,17 @@ def current_model(session: Session, encoder: str) -> ModelVersion | None:
 
 
 def meme_out(meme: Meme) -> MemeOut:
+    return meme_out_of(meme.id, meme.title, meme.subreddit)
+
+
+def meme_out_of(meme_id: int, title: str | None, subreddit: str | None) -> MemeOut:
+    """A meme as the API shows it, from plain columns (the rating loop reads no ORM objects)."""
     return MemeOut(
-        id=meme.id,
-        image_url=f"/api/memes/{meme.id}/image",
-        thumb_url=f"/api/memes/{meme.id}/thumb/1024",
-        title=meme.title or "",
-        subreddit=meme.subreddit,
+        id=meme_id,
+        image_url=f"/api/memes/{meme_id}/image",
+        thumb_url=f"/api/memes/{meme_id}/thumb/1024",
+        title=title or "",
+        subreddit=subreddit,
     )
 
 

@@ -94,10 +94,11 @@ def save(engine: Engine, body: RatingIn, axis: str, encoder: str, count: bool = 
         return None
     rating_id, pair_id, before, at_model = row
     counts = (int(before), int(at_model or 0)) if count else None
-    return Saved(_out(rating_id, body, axis, pair_id, created_at), counts)
+    return Saved(new_rating_out(rating_id, body, axis, pair_id, created_at), counts)
 
 
-def _out(rating_id: int, body: RatingIn, axis: str, pair_id: int | None, created_at: datetime) -> RatingOut:
+def new_rating_out(rating_id: int, body: RatingIn, axis: str, pair_id: int | None, created_at: datetime) -> RatingOut:
+    """A rating just stored, as the API shows it (built from what was sent, not read back)."""
     return RatingOut(
         id=rating_id,
         a=body.a,

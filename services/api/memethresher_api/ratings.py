@@ -11,6 +11,7 @@ from typing import Any
 from memethresher_shared import coordination
 from memethresher_shared.db import get_engine, session_scope
 from memethresher_shared.models import AcquisitionPair, Meme, ModelVersion, Rating, utcnow
+from memethresher_shared.observability import record_rating
 from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from memethresher_api import rating_statement
 from memethresher_api.deps import field_error
 from memethresher_api.schemas import RatingIn, RatingOut
+from memethresher_api.settings import ApiSettings
 
 log = logging.getLogger(__name__)
 
@@ -74,18 +76,6 @@ def _statements() -> dict[str, Any]:
         "named_pair": select(AcquisitionPair.a_id, AcquisitionPair.b_id, AcquisitionPair.status).where(
             AcquisitionPair.id == bindparam("pair_id")
         ),
-        "earlier": select(
-            Rating.id,
-            Rating.a_id,
-            Rating.b_id,
-            Rating.choice,
-            Rating.axis,
-            Rating.origin,
-            Rating.acquisition_pair_id,
-            Rating.created_at,
-        )
-        .where(Rating.acquisition_pair_id == bindparam("pair_id"), Rating.axis == bindparam("axis"))
-        .limit(1),
         "insert": insert(Rating).returning(Rating.id),
         "mark_rated": claim.where(AcquisitionPair.id == bindparam("pair_id")),
     }
@@ -124,20 +114,11 @@ def store_rating(session: Session, body: RatingIn, axes: list[str]) -> tuple[Rat
         field_error("body", "b", "a meme cannot be rated against itself; 'a' and 'b' must differ")
     pair_id, status = _claim_pair(session, body)
     if pair_id is not None and status == "rated":
-        earlier = session.execute(_statements()["earlier"], {"pair_id": pair_id, "axis": axis}).first()
+        earlier = session.scalar(
+            select(Rating).where(Rating.acquisition_pair_id == pair_id, Rating.axis == axis).limit(1)
+        )
         if earlier is not None:
-            rating_id, a, b, choice, earlier_axis, origin, earlier_pair_id, created_at = earlier
-            out = RatingOut(
-                id=rating_id,
-                a=a,
-                b=b,
-                choice=choice,
-                axis=earlier_axis,
-                origin=origin,
-                pair_id=earlier_pair_id,
-                created_at=created_at,
-            )
-            return out, False
+            return rating_out(earlier), False
     origin = "acquisition" if pair_id is not None else "random"
     created_at = utcnow()
     values = {"a_id": body.a, "b_id": body.b, "choice": body.choice, "axis": axis, "origin": origin}
@@ -151,17 +132,7 @@ def store_rating(session: Session, body: RatingIn, axes: list[str]) -> tuple[Rat
         raise
     if pair_id is not None and status not in ("pending", "rated"):  # a skipped pair rated after all
         session.execute(_statements()["mark_rated"], {"pair_id": pair_id})
-    out = RatingOut(
-        id=rating_id,
-        a=body.a,
-        b=body.b,
-        choice=body.choice,
-        axis=axis,
-        origin=origin,
-        pair_id=pair_id,
-        created_at=created_at,
-    )
-    return out, True
+    return rating_statement.new_rating_out(rating_id, body, axis, pair_id, created_at), True
 
 
 def undo_rating(session: Session, rating: Rating) -> RatingOut:
@@ -210,6 +181,18 @@ def save_ratings(
         counts = rating_counts(session, encoder) if count else None
         stored = [store_rating(session, item, axes) for item in items]
     return stored, counts
+
+
+def store_and_maybe_retrain(items: list[RatingIn], settings: ApiSettings, retrain: RetrainRequests) -> list[RatingOut]:
+    """Store the ratings committed, then ask for a retrain if one is due (same thread, no second hop)."""
+    may_ask = retrain.may_ask(settings.embedder)
+    stored, counts = save_ratings(items, settings.embedder, settings.rating_axes, count=may_ask)
+    for rating, _ in stored:
+        record_rating(rating.choice, rating.origin)
+    new = sum(1 for _, is_new in stored if is_new)
+    if counts is not None and coordination.retrain_due(counts[0] + new, counts[1], settings.retrain_every):
+        retrain.ask(settings.embedder)  # after the commit: the ratings are safe
+    return [rating for rating, _ in stored]
 
 
 def rating_counts(session: Session, encoder: str) -> tuple[int, int]:

@@ -148,11 +148,7 @@ async def thumbnail(meme_id: IdPath, size: int, settings: SettingsDep, request: 
     """A JPEG thumbnail no larger than `size` (one of the configured sizes), made once and cached."""
     if size not in settings.thumbnail_sizes:
         field_error("path", "size", f"size must be one of {list(settings.thumbnail_sizes)}")
-    recent: RecentThumbnails | None = getattr(request.app.state, "thumbnails", None)
-    if_none_match = request.headers.get("if-none-match")
-    item = recent.get(meme_id, size) if recent is not None else None
-    if item is not None:
-        return _thumbnail_response(item, if_none_match)
+    # A thumbnail already in `RecentThumbnails` was answered by `RecentThumbnailsFirst`.
     facts = await _facts(meme_id, settings)
     source = get_store().path(facts.storage_key)
     try:
@@ -162,6 +158,5 @@ async def thumbnail(meme_id: IdPath, size: int, settings: SettingsDep, request: 
     except OSError as error:  # Pillow cannot decode it: the original is still served
         field_error("path", "meme_id", f"cannot make a thumbnail of meme {meme_id}: {error}", status=404)
     item = Thumbnail(data, f'"{facts.sha256[:32]}-{size}"')
-    if recent is not None:
-        recent.put(meme_id, size, item)
-    return _thumbnail_response(item, if_none_match)
+    request.app.state.thumbnails.put(meme_id, size, item)
+    return _thumbnail_response(item, request.headers.get("if-none-match"))

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from memethresher_shared import coordination
 from memethresher_shared.models import AcquisitionPair, Rating
-from memethresher_shared.observability import record_rating
 from pydantic import BaseModel
 
 from memethresher_api import pairs, queries, ratings
@@ -94,20 +93,8 @@ def skip_pair(pair_id: IdPath, session: SessionDep) -> dict[str, int | str]:
     return {"pair_id": pair.id, "status": pair.status}
 
 
-def _store(items: list[RatingIn], settings: ApiSettings, retrain: ratings.RetrainRequests) -> list[RatingOut]:
-    """Store the ratings committed, then ask for a retrain if one is due (same thread, no second hop)."""
-    may_ask = retrain.may_ask(settings.embedder)
-    stored, counts = ratings.save_ratings(items, settings.embedder, settings.rating_axes, count=may_ask)
-    for rating, _ in stored:
-        record_rating(rating.choice, rating.origin)
-    new = sum(1 for _, is_new in stored if is_new)
-    if counts is not None and coordination.retrain_due(counts[0] + new, counts[1], settings.retrain_every):
-        retrain.ask(settings.embedder)  # after the commit: the ratings are safe
-    return [rating for rating, _ in stored]
-
-
 async def store_and_maybe_retrain(request: Request, items: list[RatingIn], settings: ApiSettings) -> list[RatingOut]:
-    stored = await in_thread(_store, items, settings, request.app.state.retrain)
+    stored = await in_thread(ratings.store_and_maybe_retrain, items, settings, request.app.state.retrain)
     offered: OfferedPairs = request.app.state.offered
     offered.release(rating.pair_id for rating in stored)
     return stored
