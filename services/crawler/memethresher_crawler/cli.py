@@ -9,7 +9,7 @@ from memethresher_shared import tasks
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import Source
 from memethresher_shared.settings import get_settings
-from memethresher_shared.sources import KINDS, SORTS, TIME_WINDOWS, add_source
+from memethresher_shared.sources import KINDS, SORTS, TIME_WINDOWS, add_source, parse_source
 from sqlalchemy import select
 
 
@@ -61,8 +61,6 @@ def add(kind: str, target: str, sort: str | None, time_window: str | None, inter
 
 
 def _find(session: Any, kind: str, target: str) -> bool:
-    from memethresher_shared.sources import parse_source
-
     try:
         spec = parse_source(kind, target)
     except ValueError:

@@ -84,8 +84,8 @@ class AddressPolicy:
 class Downloader:
     """Fetches image bytes with a global concurrency bound and a small connection pool per host.
 
-    One pool per host keeps each pool small: httpx scans every pooled connection for every
-    request, so a single large pool costs more CPU than the downloads themselves."""
+    One pool per host keeps each pool small: httpcore scans every pooled connection for every
+    request it assigns, so a pool's CPU cost grows with its size."""
 
     def __init__(self, settings: CrawlerSettings, policy: AddressPolicy) -> None:
         self.settings = settings

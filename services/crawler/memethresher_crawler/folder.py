@@ -11,7 +11,7 @@ from memethresher_shared.models import utcnow
 from memethresher_shared.store import ImageStore
 
 from memethresher_crawler.images import CheckedImage, ImageRejected, check_image
-from memethresher_crawler.ingest import known_post_keys, save_page
+from memethresher_crawler.ingest import known_post_keys, record_page
 from memethresher_crawler.posts import PostInfo
 from memethresher_crawler.results import CrawlResult, EmbedBatcher
 
@@ -48,14 +48,13 @@ def crawl_folder(
     store: ImageStore,
     embed: EmbedBatcher,
     limits: tuple[int, int],
-    image_workers: int = 2,
-    result: CrawlResult | None = None,
+    image_workers: int,
+    result: CrawlResult,
     heartbeat: Callable[[], object] = lambda: None,
 ) -> CrawlResult:
     """Import the files of `folder` not seen before; `limits` is (max bytes, max pixels)."""
     if not folder.is_dir():
         raise FolderMissing(f"folder {folder} does not exist or is not a folder")
-    result = result or CrawlResult()
     paths = {f"file:{path}": path for path in folder_files(folder)}
     result.posts_seen = len(paths)
     with session_scope() as session:
@@ -69,12 +68,7 @@ def crawl_folder(
             # Pillow releases the GIL while decoding, so threads use both cores.
             checked = list(pool.map(lambda k: read_and_check(paths[k], *limits), keys))
             items = [_item(key, paths[key], outcome, result) for key, outcome in zip(keys, checked, strict=True)]
-            with session_scope() as session:
-                new_ids = save_page(session, store, source_id, items)
-            result.images_new += len(new_ids)
-            result.images_duplicate += sum(len(images) for _p, images, _r in items) - len(new_ids)
-            embed.add(new_ids)  # only after the commit, so the embedder finds the rows
-    embed.flush()
+            record_page(store, source_id, items, result, embed)
     return result
 
 
@@ -82,9 +76,7 @@ def _item(
     key: str, path: Path, outcome: CheckedImage | str, result: CrawlResult
 ) -> tuple[PostInfo, list[CheckedImage], str | None]:
     post = PostInfo(key=key, title=path.stem.replace("_", " "), url=path.as_uri(), created_utc=utcnow())
-    result.posts_new += 1
     if isinstance(outcome, str):
-        result.skipped(outcome)
         result.image_failed(outcome)
         return post, [], outcome
     return post, [outcome], None

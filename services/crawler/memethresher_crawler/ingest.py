@@ -8,14 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from memethresher_shared.db import session_scope, upsert_insert
 from memethresher_shared.models import Meme, Post, PostMeme, utcnow
 from memethresher_shared.store import ImageStore
 from sqlalchemy import Connection, Table, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from memethresher_crawler.images import CheckedImage
 from memethresher_crawler.posts import PostInfo
+from memethresher_crawler.results import CrawlResult, EmbedBatcher
 
 POSTS: Table = Post.__table__  # type: ignore[assignment]
 MEMES: Table = Meme.__table__  # type: ignore[assignment]
@@ -37,8 +38,7 @@ def _insert_new_rows(connection: Connection, table: Table, rows: list[dict[str, 
     if not rows:
         return {}
     # ON CONFLICT DO NOTHING, not check-then-insert: concurrent workers race on the same image or post.
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=[unique])
+    statement = upsert_insert(connection, table).on_conflict_do_nothing(index_elements=[unique])
     result = connection.execute(statement.returning(table.c[unique], table.c.id), rows)
     return {value: new_id for value, new_id in result.all()}
 
@@ -110,13 +110,20 @@ def save_page(
     return [meme_ids[sha] for sha in dict.fromkeys(i.sha256 for _p, images in taken for i in images) if sha in created]
 
 
-def save_post(
-    session: Session,
+def record_page(
     store: ImageStore,
     source_id: int,
-    post: PostInfo,
-    images: Sequence[CheckedImage],
-    skip_reason: str | None = None,
-) -> list[int]:
-    """Record one post with its images (or its skip reason); return the ids of memes new to us."""
-    return save_page(session, store, source_id, [(post, images, skip_reason)])
+    items: Sequence[tuple[PostInfo, Sequence[CheckedImage], str | None]],
+    result: CrawlResult,
+    embed: EmbedBatcher,
+) -> None:
+    """Save a page in one transaction, tally it into `result`, then hand its new memes to `embed`."""
+    with session_scope() as session:
+        new_ids = save_page(session, store, source_id, items)
+    result.posts_new += len(items)
+    for _post, images, reason in items:
+        if not images:
+            result.skipped(reason or "no images")
+    result.images_new += len(new_ids)
+    result.images_duplicate += sum(len(images) for _p, images, _r in items) - len(new_ids)
+    embed.add(new_ids)  # after the commit, so the embedder finds the rows

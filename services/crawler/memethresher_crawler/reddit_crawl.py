@@ -11,12 +11,12 @@ from typing import Any
 import redis
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import Source
-from memethresher_shared.sources import parse_reddit_target
+from memethresher_shared.sources import RedditTarget, parse_reddit_target
 from memethresher_shared.store import ImageStore
 
 from memethresher_crawler.fetch import AddressPolicy, Downloader, FetchError, http_client
 from memethresher_crawler.images import CheckedImage, ImageRejected, check_image
-from memethresher_crawler.ingest import known_post_keys, save_page
+from memethresher_crawler.ingest import known_post_keys, record_page
 from memethresher_crawler.posts import MediaItem, PostInfo
 from memethresher_crawler.reddit import Listing, mean_post_gap_s, parse_listing
 from memethresher_crawler.reddit_api import RedditAPI
@@ -29,11 +29,11 @@ def _known(keys: list[str]) -> set[str]:
         return known_post_keys(session, keys)
 
 
-def listing_params(source: Source, page_size: int, after: str | None) -> dict[str, Any]:
+def listing_params(source: Source, target: RedditTarget, page_size: int, after: str | None) -> dict[str, Any]:
     """Query parameters of one listing page of `source`."""
     params: dict[str, Any] = {"limit": page_size, "raw_json": 1}
     sort = source.options.get("sort", "new")
-    if source.target.startswith("user/") and "/m/" not in source.target:
+    if target.kind == "user":  # a user's submissions take the sort as a parameter, not in the path
         params["sort"] = sort
     if sort == "top":
         params["t"] = source.options.get("time", "day")
@@ -48,11 +48,11 @@ def crawl_reddit(
     store: ImageStore,
     embed: EmbedBatcher,
     client: redis.Redis,
-    result: CrawlResult | None = None,
+    result: CrawlResult,
     heartbeat: Callable[[], object] = lambda: None,
 ) -> CrawlResult:
     """Crawl one Reddit source to completion (an asyncio loop of its own); counts go into `result`."""
-    crawl = RedditCrawl(source, settings, store, embed, client, result or CrawlResult(), heartbeat)
+    crawl = RedditCrawl(source, settings, store, embed, client, result, heartbeat)
     return asyncio.run(crawl.run())
 
 
@@ -70,7 +70,8 @@ class RedditCrawl:
         self.redis = client
         self.result = result
         self.heartbeat = heartbeat  # renews the crawl lock, once a page
-        self.path = parse_reddit_target(source.target).listing_path(source.options.get("sort", "new"))
+        self.target = parse_reddit_target(source.target)
+        self.path = self.target.listing_path(source.options.get("sort", "new"))
 
     async def run(self) -> CrawlResult:
         policy = AddressPolicy(self.settings.allow_private_addresses, self.settings.allowed_private_networks)
@@ -92,7 +93,8 @@ class RedditCrawl:
         """Page through the listing; the next page is fetched while earlier ones download."""
         page_size = self.settings.listing_page_size
         in_flight: list[asyncio.Task[None]] = []
-        next_page = asyncio.create_task(api.listing(self.path, listing_params(self.source, page_size, None)))
+        first = listing_params(self.source, self.target, page_size, None)
+        next_page = asyncio.create_task(api.listing(self.path, first))
         try:
             for number in range(self.settings.max_listing_pages):
                 listing = parse_listing(await next_page, self.settings.skip_spoilers)
@@ -103,7 +105,7 @@ class RedditCrawl:
                 stop = len(new_posts) < len(listing.posts) if self._sorted_by_new() else not new_posts
                 more = bool(listing.after) and not stop and number + 1 < self.settings.max_listing_pages
                 if more:
-                    params = listing_params(self.source, page_size, listing.after)
+                    params = listing_params(self.source, self.target, page_size, listing.after)
                     next_page = asyncio.create_task(api.listing(self.path, params))
                 in_flight.append(asyncio.create_task(self._take(new_posts)))
                 while len(in_flight) >= self.settings.pages_in_flight or (in_flight and not more):
@@ -139,15 +141,7 @@ class RedditCrawl:
     def _record(self, posts: list[PostInfo], outcomes: list[tuple[list[CheckedImage], str | None]]) -> None:
         """On the database thread: one transaction per page, then its new memes to the embedder."""
         items = [(post, images, reason) for post, (images, reason) in zip(posts, outcomes, strict=True)]
-        with session_scope() as session:
-            new_ids = save_page(session, self.store, self.source.id, items)
-        self.result.posts_new += len(posts)
-        for _post, images, reason in items:
-            if not images:
-                self.result.skipped(reason or "no images")
-        self.result.images_new += len(new_ids)
-        self.result.images_duplicate += sum(len(images) for _p, images, _r in items) - len(new_ids)
-        self.embed.add(new_ids)  # after the commit, so the embedder finds the rows
+        record_page(self.store, self.source.id, items, self.result, self.embed)
 
     async def _post_images(self, post: PostInfo) -> tuple[list[CheckedImage], str | None]:
         """The checked images of a post, or the reason none could be taken."""
