@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO))
 import sqlalchemy as sa  # noqa: E402
 
 from benchmarks.bench_crawl import configure as configure_crawler  # noqa: E402
-from benchmarks.bench_crawl import start_fake  # noqa: E402
-from tests.conftest import Worker  # noqa: E402
+from benchmarks.bench_crawl import cpu_seconds, start_fake, worker_processes  # noqa: E402
+from tests.conftest import Worker, wait_until  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "pipeline.json"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -47,15 +47,6 @@ def drop_database(name: str | None) -> None:
     if name:
         with sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT").connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def wait(predicate, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 def count(model: type, *where: object) -> int:
@@ -101,7 +92,7 @@ def train_first_model(ids: list[int], env: dict[str, str], logs: Path) -> int:
     embedder = Worker("memethresher_embedder.tasks", "embed", "warmup-embed", env, logs / "warmup-embed.log")
     embedder.wait_ready()
     send_batches(seed_ids)
-    wait(lambda: count(Embedding) >= len(seed_ids), 600, "the first memes to be embedded")
+    wait_until(lambda: count(Embedding) >= len(seed_ids), 600, message="the first memes to be embedded")
     embedder.stop()
     rng = random.Random(0)
     with session_scope() as session:
@@ -109,12 +100,12 @@ def train_first_model(ids: list[int], env: dict[str, str], logs: Path) -> int:
             a, b = rng.sample(seed_ids, 2)
             session.add(Rating(a_id=a, b_id=b, choice=rng.choice(["a", "b", "a+", "b+", "tie"])))
     send(tasks.TRAIN)
-    wait(lambda: count(ModelVersion, ModelVersion.is_current) == 1, 600, "the first model version")
+    wait_until(lambda: count(ModelVersion, ModelVersion.is_current) == 1, 600, message="the first model version")
     with session_scope() as session:
         return session.scalar(sa.select(ModelVersion.id).where(ModelVersion.is_current))  # type: ignore[return-value]
 
 
-def reset(ids: list[int]) -> None:
+def reset() -> None:
     from memethresher_shared.db import session_scope
     from memethresher_shared.models import Embedding, Meme, Score
 
@@ -128,28 +119,20 @@ def warm_up(ids: list[int]) -> None:
     """One-meme tasks, so every worker loads its model before the clock starts."""
     from memethresher_shared import tasks
     from memethresher_shared.celery_app import send
+    from memethresher_shared.coordination import redis_client
     from memethresher_shared.models import Embedding
 
-    reset(ids)
+    reset()
     for meme_id in ids:
         send(tasks.EMBED_BATCH, [meme_id])
-    wait(lambda: count(Embedding) >= len(ids), 600, "the warm-up batches")
-    from memethresher_shared.coordination import redis_client
-
-    wait(lambda: redis_client().llen("score") == 0, 600, "the warm-up scores")
+    wait_until(lambda: count(Embedding) >= len(ids), 600, message="the warm-up batches")
+    wait_until(lambda: redis_client().llen("score") == 0, 600, message="the warm-up scores")
     time.sleep(1.0)  # the last score task finishes before the reset
 
 
-def cpu_seconds(worker: Worker) -> float:
+def worker_cpu_seconds(worker: Worker) -> float:
     """User + system CPU of a worker and its pool processes so far."""
-    import psutil
-
-    root = psutil.Process(worker.process.pid)
-    total = 0.0
-    for proc in [root, *root.children(recursive=True)]:
-        times = proc.cpu_times()
-        total += times.user + times.system
-    return total
+    return cpu_seconds(worker_processes(worker.process))
 
 
 def timed_run(workers: int, ids: list[int], version: int, env: dict[str, str], logs: Path,
@@ -162,15 +145,16 @@ def timed_run(workers: int, ids: list[int], version: int, env: dict[str, str], l
         for worker in started:
             worker.wait_ready()
         warm_up(ids[: 4 * workers])
-        reset(ids)
-        cpu_before = [cpu_seconds(w) for w in started], cpu_seconds(scorer)
+        reset()
+        cpu_before = [worker_cpu_seconds(w) for w in started], worker_cpu_seconds(scorer)
         began = time.perf_counter()
         send_batches(ids)
-        wait(lambda: count(Score, Score.model_version_id == version) >= len(ids), 3600, "every meme scored")
+        wait_until(lambda: count(Score, Score.model_version_id == version) >= len(ids), 3600,
+                   interval_s=0.1, message="every meme scored")  # fmt: skip
         seconds = time.perf_counter() - began
-        embed_cpu = sum(cpu_seconds(w) for w in started) - sum(cpu_before[0])
+        embed_cpu = sum(worker_cpu_seconds(w) for w in started) - sum(cpu_before[0])
         cpu = {"seconds": round(seconds, 2), "embed_workers_cores": round(embed_cpu / seconds, 2),
-               "scorer_cores": round((cpu_seconds(scorer) - cpu_before[1]) / seconds, 2)}  # fmt: skip
+               "scorer_cores": round((worker_cpu_seconds(scorer) - cpu_before[1]) / seconds, 2)}  # fmt: skip
         return len(ids) / seconds, cpu
     finally:
         for worker in started:

@@ -1,7 +1,9 @@
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
+from memethresher_embedder.pipeline import failure_label, read_and_prepare
 from memethresher_embedder.preprocess import ImageRejected, PreprocessSpec, prepare_image
 from PIL import Image
 
@@ -85,3 +87,18 @@ def test_bad_bytes_are_rejected_with_a_reason(payload: bytes, reason: str) -> No
 def test_a_decompression_bomb_is_refused_before_decoding() -> None:
     with pytest.raises(ImageRejected, match="too large|cannot decode"):
         prepare_image(png_bomb(), SQUASH)
+
+
+def test_failure_reasons_become_bounded_metric_labels(tmp_path: Path) -> None:
+    def label_of(payload: bytes) -> str:
+        with pytest.raises(ImageRejected) as rejected:
+            prepare_image(payload, SQUASH)
+        return failure_label(str(rejected.value))
+
+    assert label_of(b"") == "empty"
+    assert label_of(b"<html>not an image</html>") == "decode"
+    assert label_of(encoded(halves(64, 64), "JPEG")[:300]) == "decode"
+    assert label_of(png_bomb()) in ("bomb", "too_large")
+    with pytest.raises(ImageRejected) as missing:
+        read_and_prepare(tmp_path / "gone-4f2a.png", SQUASH)
+    assert failure_label(str(missing.value)) == "missing"

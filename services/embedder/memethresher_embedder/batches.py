@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from memethresher_shared.db import session_scope
+from memethresher_shared.db import session_scope, upsert_insert
 from memethresher_shared.models import Embedding, Meme
 from memethresher_shared.store import ImageStore
 from sqlalchemy import exists, select, update
@@ -49,11 +49,10 @@ def embed_memes(
     report = BatchReport(encoder=encoder_id)
     files = _files_to_embed(meme_ids, encoder_id, store, report)
     outcome = embed_files(encoder, files, pool, model_batch) if files else BatchVectors()
-    outcome.failures.update(report.failed)
+    report.failed.update(outcome.failures)
     with session_scope() as session:
         report.embedded = store_vectors(session, encoder_id, outcome)
-        mark_failed(session, outcome.failures)
-    report.failed = outcome.failures
+        mark_failed(session, report.failed)
     return report
 
 
@@ -104,12 +103,8 @@ def store_vectors(session: Session, encoder_id: str, outcome: BatchVectors) -> l
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """One INSERT for the batch; rows already there (another worker's, or an earlier run's) are kept."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     statement = (
-        insert(Embedding)
+        upsert_insert(session, Embedding)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["meme_id", "encoder"])
         .returning(Embedding.meme_id)

@@ -77,6 +77,24 @@ def embed_files(
     return outcome
 
 
+# Failure reasons name files and sizes; metrics take these bounded labels instead (first match wins).
+_FAILURE_LABELS = (
+    ("decompression bomb", "bomb"),
+    ("too large", "too_large"),
+    ("cannot decode", "decode"),
+    ("is empty", "empty"),
+    ("no pixels", "empty"),
+    ("missing from the store", "missing"),
+    ("cannot read", "io"),
+    ("escapes the store", "bad_key"),
+)
+
+
+def failure_label(reason: str) -> str:
+    """A short metric label ("decode", "missing", ...) for an image's failure reason."""
+    return next((label for text, label in _FAILURE_LABELS if text in reason), "other")
+
+
 def to_float16_bytes(vector: np.ndarray) -> bytes:
     """The stored form of a vector: float16, little-endian."""
     return np.asarray(vector, dtype="<f2").tobytes()

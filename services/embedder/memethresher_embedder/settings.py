@@ -27,7 +27,7 @@ class EmbedderSettings(Settings):
     embedder_device: Literal["auto", "cpu", "cuda"] = "auto"
     # Number format of the model on a GPU: "bf16" holds the weights in bfloat16 (float16 on cards
     # without it), "amp" keeps float32 weights under autocast, "fp32" neither. On an H100, bf16
-    # weights ran SigLIP SO400M markedly faster than autocast (benchmarks/RESULTS.md). CPUs use fp32.
+    # weights ran SigLIP SO400M 8.5% faster than autocast (benchmarks/RESULTS.md). CPUs use fp32.
     embedder_precision: Literal["bf16", "amp", "fp32"] = "bf16"
     # Threads torch may use for the model on a CPU; 0 means half the cores (at least one): the
     # decode pool and the other workers need the rest, and torch's threads stall badly when a

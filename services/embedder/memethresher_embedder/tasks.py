@@ -24,7 +24,7 @@ from memethresher_shared.store import get_store
 
 from memethresher_embedder.batches import chunked, embed_memes, memes_missing_vectors
 from memethresher_embedder.encoders import get_encoder
-from memethresher_embedder.pipeline import prep_pool
+from memethresher_embedder.pipeline import failure_label, prep_pool
 from memethresher_embedder.settings import get_embedder_settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def embed_batch(self: Task, meme_ids: list[int], encoder: str | None = None) -> 
     report = embed_memes(meme_ids, model, encoder_id, get_store(), pool, model_batch)
     for meme_id, reason in report.failed.items():
         log.warning("meme %d not embedded: %s", meme_id, reason)
-        record_image_failed("embed", reason.split(":")[0][:40])
+        record_image_failed("embed", failure_label(reason))
     record_images_embedded(len(report.embedded), encoder_id)
     # Scores come from models trained on the configured encoder; other vectors wait for a switch.
     if report.embedded and encoder_id == settings.embedder:
