@@ -2,7 +2,7 @@
 
     python benchmarks/bench_acquire.py [--quick]
 
-Writes benchmarks/results/acquire.json (`candidate_pairs_per_s`: the default strategy, variance,
+Writes benchmarks/results/acquire.json (`candidate_pairs_per_s`: variance, the seed's strategy,
 with M=16 members; target >= 10 million/s).
 """
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from memethresher_trainer.model import DEFAULT_TARGETS, Ensemble, EnsembleConfig, soft_target
+from memethresher_trainer.model import Ensemble, EnsembleConfig
 from memethresher_trainer.score import fuse, summarize
 
 
@@ -34,14 +34,6 @@ def test_batched_members_equal_separate_mlps(depth: int) -> None:
         torch.testing.assert_close(stacked[m], alone)
 
 
-def test_win_probability_is_sigmoid_of_score_difference() -> None:
-    model = Ensemble(EnsembleConfig(dim=4, members=3, dropout=0.0)).eval()
-    xa, xb = torch.randn(3, 6, 4), torch.randn(3, 6, 4)
-    logits = model.win_logits(xa, xb)
-    torch.testing.assert_close(logits, model(xa) - model(xb))
-    torch.testing.assert_close(model.win_logits(xb, xa), -logits)
-
-
 def test_members_start_different_and_reproducibly() -> None:
     a = Ensemble(EnsembleConfig(dim=8, members=4, seed=3))
     b = Ensemble(EnsembleConfig(dim=8, members=4, seed=3))
@@ -50,15 +42,6 @@ def test_members_start_different_and_reproducibly() -> None:
     assert not torch.allclose(w[0], w[1])
     torch.testing.assert_close(w, b.weights[0].detach())
     assert not torch.allclose(w, c.weights[0].detach())
-
-
-def test_soft_targets_follow_the_five_point_scale() -> None:
-    targets = [soft_target(c, DEFAULT_TARGETS) for c in ("a+", "a", "tie", "b", "b+")]
-    assert targets == [0.95, 0.8, 0.5, 0.2, 0.05]
-    custom = dict(DEFAULT_TARGETS, **{"a+": 0.99})
-    assert soft_target("a+", custom) == 0.99
-    with pytest.raises(ValueError, match="choice must be one of"):
-        soft_target("a++", DEFAULT_TARGETS)
 
 
 def test_config_refuses_nonsense_and_round_trips() -> None:

@@ -12,7 +12,6 @@ from memethresher_shared import coordination, tasks
 from memethresher_shared.celery_app import send
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import AcquisitionBatch, CurationItem, ModelVersion, Score
-from memethresher_trainer.tasks import SWEEP
 from sqlalchemy import func, select
 
 from tests.conftest import Env, wait_until
@@ -62,7 +61,7 @@ def test_worker_trains_scores_acquires_curates_and_sweeps(
 
     # A sweep fans out over the workers and makes the best candidate current.
     before = {v.id for v in versions()}
-    send(SWEEP, ENCODER, [{"hidden": 16}, {"hidden": 48, "dropout": 0.2}])
+    send(tasks.SWEEP, ENCODER, [{"hidden": 16}, {"hidden": 48, "dropout": 0.2}])
     wait_until(lambda: current_id() not in before, 90, message=f"the sweep's pick\n{worker.output()}")
     candidates = [v for v in versions() if v.id not in before]
     assert len(candidates) == 2

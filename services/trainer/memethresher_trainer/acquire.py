@@ -74,6 +74,11 @@ def pair_values(member_scores: torch.Tensor, a: torch.Tensor, b: torch.Tensor, s
     return out
 
 
+def pair_keys(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """Order-free key of a pair, so (a, b) and (b, a) are the same pair."""
+    return np.minimum(a, b) * n + np.maximum(a, b)
+
+
 def candidate_pairs(n: int, max_candidates: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Every pair when there are few memes, else a random sample of distinct unordered pairs."""
     total = n * (n - 1) // 2
@@ -83,15 +88,9 @@ def candidate_pairs(n: int, max_candidates: int, rng: np.random.Generator) -> tu
     a = rng.integers(0, n, size=max_candidates, dtype=np.int64)
     b = rng.integers(0, n - 1, size=max_candidates, dtype=np.int64)
     b = b + (b >= a)  # never a meme against itself
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    keys = np.sort(lo * n + hi)
+    keys = np.sort(pair_keys(a, b, n))
     keys = keys[np.r_[True, keys[1:] != keys[:-1]]]  # distinct; several times faster than np.unique here
     return keys // n, keys % n
-
-
-def pair_keys(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
-    """Order-free key of a pair, so (a, b) and (b, a) are the same pair."""
-    return np.minimum(a, b) * n + np.maximum(a, b)
 
 
 def select(
@@ -123,7 +122,7 @@ def select(
 def propose(
     member_scores: np.ndarray,
     n_pairs: int,
-    strategy: str = "variance",
+    strategy: str,
     exclude: tuple[np.ndarray, np.ndarray] | None = None,
     max_per_meme: int = 2,
     max_candidates: int = 2_000_000,

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from memethresher_shared.models import AcquisitionPair, CurationItem, Embedding, ModelVersion, Rating, Score
+from memethresher_shared.models import CurationItem, Embedding, ModelVersion, Rating, Score
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -102,7 +102,3 @@ def curation_blockers(session: Session, encoder: str) -> np.ndarray:
         .all()
     )
     return load_vectors(session, encoder, ids).matrix if ids else np.zeros((0, 0), dtype=np.float32)
-
-
-def pending_pairs(session: Session) -> list[AcquisitionPair]:
-    return list(session.execute(select(AcquisitionPair).where(AcquisitionPair.status == "pending")).scalars())

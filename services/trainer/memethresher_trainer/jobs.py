@@ -104,14 +104,22 @@ def train(session: Session, settings: TrainerSettings, encoder: str) -> dict[str
     return {"status": "trained", "model_version_id": version.id, **summary, "metrics": version.metrics}
 
 
+def score(
+    session: Session, settings: TrainerSettings, version: ModelVersion, vectors: data.Vectors
+) -> tuple[np.ndarray, np.ndarray]:
+    """Store `version`'s scores of `vectors`; returns per-member scores (N, M) and each meme's score."""
+    member = artifacts.load_wide(Path(version.artifact)).member_scores(vectors.matrix)[:, :, 0]
+    mean, spread = summarize(member, settings.score_summary)
+    publish.upsert_scores(session, version.id, vectors.ids, mean, spread)
+    return member, mean
+
+
 def publish_version(
     session: Session, settings: TrainerSettings, version: ModelVersion, vectors: data.Vectors | None = None
 ) -> dict[str, Any]:
     """For a version that just became current: score every meme, new acquisition batch, curation."""
     vectors = vectors if vectors is not None else data.load_vectors(session, version.encoder)
-    member = artifacts.load_wide(Path(version.artifact)).member_scores(vectors.matrix)[:, :, 0]  # (N, M)
-    mean, spread = summarize(member, settings.score_summary)
-    publish.upsert_scores(session, version.id, vectors.ids, mean, spread)
+    member, mean = score(session, settings, version, vectors)
     proposal = propose(
         member,
         settings.acquisition_batch_size,
@@ -160,9 +168,7 @@ def score_memes(session: Session, settings: TrainerSettings, meme_ids: list[int]
     vectors = data.load_vectors(session, version.encoder, meme_ids)
     if len(vectors.ids) == 0:
         return {"status": "skipped", "reason": "no vectors for these memes", "model_version_id": version.id}
-    member = artifacts.load_wide(Path(version.artifact)).member_scores(vectors.matrix)[:, :, 0]
-    mean, spread = summarize(member, settings.score_summary)
-    publish.upsert_scores(session, version.id, vectors.ids, mean, spread)
+    _, mean = score(session, settings, version, vectors)
     session.flush()
     queued = curate(session, settings, version, vectors, mean, data.version_scores(session, version.id))
     return {"status": "scored", "model_version_id": version.id, "scored": len(vectors.ids), "queued": queued}

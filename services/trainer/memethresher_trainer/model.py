@@ -32,7 +32,8 @@ class EnsembleConfig:
     axes: tuple[str, ...] = ("overall",)
     targets: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TARGETS))
     # Whiten the input onto the collection's top principal components (0: raw embeddings); only
-    # when that shrinks it. Measured in bench_learning: far fewer ratings for the same AUROC.
+    # when that shrinks it. In bench_learning it helps when the taste lies along those components
+    # and costs when it does not (benchmarks/RESULTS.md); a real person's taste is unmeasured.
     input_components: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-2
@@ -81,14 +82,6 @@ class EnsembleConfig:
         """True when weights of `other` can seed this model (warm start)."""
         keys = ("dim", "members", "hidden", "depth", "axes")
         return all(getattr(self, k) == getattr(other, k) for k in keys)
-
-
-def soft_target(choice: str, targets: dict[str, float]) -> float:
-    """The probability that `a` beats `b` that a rating stands for."""
-    try:
-        return targets[choice]
-    except KeyError:
-        raise ValueError(f"choice must be one of {sorted(targets)}, not {choice!r}") from None
 
 
 def layer_sizes(config: EnsembleConfig) -> list[tuple[int, int]]:
@@ -146,12 +139,6 @@ class Ensemble(nn.Module):
                 if i < len(self.weights) - 1:
                     h = self.activation(h)
         return h.permute(1, 0, 2)
-
-    def win_logits(self, xa: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:
-        """Per-member logit of P(a beats b): xa, xb (M, B, D) -> (M, B, A)."""
-        both = self.forward(torch.cat([xa, xb], dim=1))  # one bmm for a and b
-        sa, sb = both.split(xa.shape[1], dim=1)
-        return sa - sb
 
     def state(self) -> dict[str, torch.Tensor]:
         """A detached copy of the weights, keyed as in the safetensors artifact."""

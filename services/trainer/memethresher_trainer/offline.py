@@ -98,7 +98,7 @@ def score(model_dir: Path, embeddings: Path, out: Path, summary: str) -> None:
 @click.option("--embeddings", required=True, type=EXISTING)
 @click.option("--ratings", required=True, type=EXISTING, help="rated pairs, never proposed again")
 @click.option("--n", "n_pairs", required=True, type=click.IntRange(min=1))
-@click.option("--strategy", type=click.Choice(STRATEGIES), default="variance", show_default=True)
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="uncertainty", show_default=True)
 @click.option("--max-per-meme", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--random-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 1),

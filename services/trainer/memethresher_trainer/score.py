@@ -40,11 +40,6 @@ class WideModel:
         return out.reshape(len(x), self.members, self.axes)
 
 
-def _block_diagonal(w: torch.Tensor) -> torch.Tensor:
-    """(M, in, out) -> (M*in, M*out) with member m's block on the diagonal."""
-    return torch.block_diag(*w.unbind(0))
-
-
 def fuse(model: Ensemble) -> WideModel:
     """Fuse the members into one wide model with the same outputs."""
     m = model.config.members
@@ -54,7 +49,7 @@ def fuse(model: Ensemble) -> WideModel:
         if i == 0:
             wide = w.permute(1, 0, 2).reshape(w.shape[1], m * w.shape[2])  # (D, M*out): shared input
         else:
-            wide = _block_diagonal(w)
+            wide = torch.block_diag(*w.unbind(0))  # (M*in, M*out): member m's block on the diagonal
         weights.append(wide.contiguous().numpy().astype(np.float32))
         biases.append(b.reshape(m * b.shape[2]).numpy().astype(np.float32))
     return WideModel(weights, biases, model.config.activation, m, len(model.config.axes))

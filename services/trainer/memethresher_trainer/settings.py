@@ -39,7 +39,8 @@ class TrainerSettings(Settings):
     seed: int = 0
     # Threads torch may use for training and scoring; 0 keeps torch's default (one per core).
     # One by default: the default ensemble is small, and with the cores shared by the API and the
-    # other workers, more threads made training tens of times slower (spinning, not working).
+    # other workers, two threads made training several times slower (benchmarks/RESULTS.md); on an
+    # idle machine two are only about 15% faster (bench_train).
     trainer_threads: int = Field(default=1, ge=0)
 
     def ensemble_config(self, dim: int, **overrides: object) -> EnsembleConfig:

@@ -24,10 +24,8 @@ from memethresher_trainer.settings import get_trainer_settings
 install_worker_observability(app, "trainer")
 
 # Names beyond the shared ones; the `trainer.` prefix routes them to the train queue.
-SWEEP = names.SWEEP  # (encoder: str | None, grid: list[dict] | None)
 SWEEP_FIT = "trainer.sweep_fit"  # (encoder: str, overrides: dict) -> {"model_version_id", "val_loss"}
 SWEEP_PICK = "trainer.sweep_pick"  # (results: list[dict], encoder: str) — chord callback
-MAKE_CURRENT = names.MAKE_CURRENT  # (model_version_id: int) — roll back or forward to a version
 
 DEFAULT_GRID: list[dict[str, Any]] = [
     {"hidden": 32},
@@ -90,7 +88,7 @@ def score_all() -> dict[str, Any]:
         return jobs.score_memes(session, get_trainer_settings(), None)
 
 
-@app.task(name=SWEEP)
+@app.task(name=names.SWEEP)
 def sweep(encoder: str | None = None, grid: list[dict[str, Any]] | None = None) -> str:
     """Fan the grid out over trainer workers; the best validation loss becomes current."""
     encoder = encoder or get_trainer_settings().embedder
@@ -135,7 +133,7 @@ def sweep_pick(self: Task, results: list[dict[str, Any]], encoder: str) -> dict[
         raise self.retry(countdown=get_trainer_settings().train_retry_s) from None
 
 
-@app.task(name=MAKE_CURRENT, bind=True, max_retries=720)
+@app.task(name=names.MAKE_CURRENT, bind=True, max_retries=720)
 def make_current(self: Task, model_version_id: int) -> dict[str, Any]:
     with session_scope() as session:
         version = session.get(ModelVersion, model_version_id)

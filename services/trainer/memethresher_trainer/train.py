@@ -110,7 +110,7 @@ def _epoch(model: Ensemble, opt: torch.optim.Optimizer, x: torch.Tensor, pairs: 
     for start in range(0, n, cfg.batch_size):
         stop = min(n, start + cfg.batch_size)
         both = torch.cat([a[:, start:stop], b[:, start:stop]], dim=1)  # (M, 2B)
-        # One index_select (several times faster than advanced indexing) and one bmm for both sides.
+        # One index_select (twice as fast as advanced indexing here, benchmarks/RESULTS.md) and one bmm for both sides.
         scores = model(x.index_select(0, both.view(-1)).view(*both.shape, -1))  # (M, 2B, A)
         sa, sb = scores.split(stop - start, dim=1)
         logits = sa - sb  # (M, B, A)
