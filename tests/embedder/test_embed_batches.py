@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from memethresher_embedder.batches import BatchReport, embed_memes, memes_missing_vectors
 from memethresher_embedder.encoders import get_encoder
-from memethresher_embedder.pipeline import from_float16_bytes, prep_pool
+from memethresher_embedder.pipeline import prep_pool
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import Embedding, Meme
 from memethresher_shared.store import get_store
+from memethresher_shared.vectors import from_stored
 from sqlalchemy import select
 
 TINY = "tiny-siglip:random"
@@ -38,7 +39,7 @@ def test_a_batch_stores_unit_float16_vectors_tagged_with_the_encoder(add_photos:
     stored = vectors()
     assert sorted(stored) == sorted(ids)
     for data in stored.values():
-        vector = from_float16_bytes(data)
+        vector = from_stored(data)
         assert vector.shape == (64,) and abs(float(np.linalg.norm(vector)) - 1) < 2e-3
     with session_scope() as session:
         assert {e.dim for e in session.scalars(select(Embedding))} == {64}
@@ -96,7 +97,7 @@ def test_switching_encoder_re_embeds_newest_first_and_keeps_old_vectors(
     assert sorted(vectors(OFFLINE)) == sorted(ids[2:])  # the two newest
     assert sorted(vectors(TINY)) == sorted(ids)  # old vectors stay
     assert memes_missing_vectors_now(OFFLINE) == [ids[1], ids[0]]
-    dims = {len(from_float16_bytes(v)) for v in vectors(OFFLINE).values()}
+    dims = {len(from_stored(v)) for v in vectors(OFFLINE).values()}
     assert dims == {1280}
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from memethresher_shared.models import CurationItem, Embedding, Meme, Score
 from memethresher_shared.store import EXTENSIONS, ImageStore
+from memethresher_shared.vectors import from_stored
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -17,10 +18,6 @@ from memethresher_api.deps import field_error
 from memethresher_api.naming import unique_file_name
 from memethresher_api.queries import current_model, meme_out
 from memethresher_api.schemas import CurationItemOut
-
-
-def _vector(embedding: Embedding) -> np.ndarray:
-    return np.frombuffer(embedding.vector, dtype="<f2").astype(np.float32)
 
 
 def near_duplicate(session: Session, meme_id: int, encoder: str) -> tuple[Meme, float] | None:
@@ -36,8 +33,8 @@ def near_duplicate(session: Session, meme_id: int, encoder: str) -> tuple[Meme, 
     ).all()
     if not kept:
         return None
-    vector = _vector(mine)
-    matrix = np.stack([_vector(e) for e, _ in kept])  # (K, D)
+    vector = from_stored(mine.vector)
+    matrix = np.stack([from_stored(e.vector) for e, _ in kept])  # (K, D)
     norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(vector) or 1.0)
     cosines = matrix @ vector / np.where(norms == 0, 1.0, norms)
     best = int(np.argmax(cosines))

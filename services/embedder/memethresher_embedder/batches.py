@@ -11,10 +11,11 @@ from typing import Any
 from memethresher_shared.db import session_scope, upsert_insert
 from memethresher_shared.models import Embedding, Meme
 from memethresher_shared.store import ImageStore
+from memethresher_shared.vectors import to_stored
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from memethresher_embedder.pipeline import BatchVectors, ImageEncoder, embed_files, to_float16_bytes
+from memethresher_embedder.pipeline import BatchVectors, ImageEncoder, embed_files
 
 
 @dataclass
@@ -90,7 +91,7 @@ def store_vectors(session: Session, encoder_id: str, outcome: BatchVectors) -> l
             "meme_id": meme_id,
             "encoder": encoder_id,
             "dim": int(vector.shape[0]),
-            "vector": to_float16_bytes(vector),
+            "vector": to_stored(vector),
         }
         for meme_id, vector in outcome.vectors.items()
     ]

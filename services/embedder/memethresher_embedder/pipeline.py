@@ -93,12 +93,3 @@ _FAILURE_LABELS = (
 def failure_label(reason: str) -> str:
     """A short metric label ("decode", "missing", ...) for an image's failure reason."""
     return next((label for text, label in _FAILURE_LABELS if text in reason), "other")
-
-
-def to_float16_bytes(vector: np.ndarray) -> bytes:
-    """The stored form of a vector: float16, little-endian."""
-    return np.asarray(vector, dtype="<f2").tobytes()
-
-
-def from_float16_bytes(data: bytes) -> np.ndarray:
-    return np.frombuffer(data, dtype="<f2").astype(np.float32)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from memethresher_shared.models import CurationItem, Embedding, ModelVersion, Rating, Score
+from memethresher_shared.vectors import from_stored
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,14 +26,6 @@ class Vectors:
         return {int(meme_id): i for i, meme_id in enumerate(self.ids)}
 
 
-def decode(blob: bytes, dim: int) -> np.ndarray:
-    """A stored float16 little-endian vector as float32."""
-    vector = np.frombuffer(blob, dtype="<f2")
-    if vector.shape[0] != dim:
-        raise ValueError(f"vector holds {vector.shape[0]} values, its row says {dim}")
-    return vector.astype(np.float32)
-
-
 def load_vectors(session: Session, encoder: str, meme_ids: Iterable[int] | None = None) -> Vectors:
     """Vectors of `encoder`, by meme id; vectors of another dimension than the majority are skipped."""
     query = select(Embedding.meme_id, Embedding.dim, Embedding.vector).where(Embedding.encoder == encoder)
@@ -45,7 +38,7 @@ def load_vectors(session: Session, encoder: str, meme_ids: Iterable[int] | None 
     dim = int(np.bincount(dims).argmax())
     rows = [row for row in rows if row.dim == dim]
     ids = np.array([row.meme_id for row in rows], dtype=np.int64)
-    matrix = np.stack([decode(row.vector, dim) for row in rows])
+    matrix = np.stack([from_stored(row.vector, dim) for row in rows])
     return Vectors(ids, matrix)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import torch
@@ -10,19 +11,22 @@ from pydantic import Field
 
 from memethresher_trainer.model import DEFAULT_TARGETS, EnsembleConfig
 
+# The recipe's defaults live in EnsembleConfig alone; the settings only name them for the environment.
+_RECIPE = {f.name: f.default for f in dataclasses.fields(EnsembleConfig) if f.default is not dataclasses.MISSING}
+
 
 class TrainerSettings(Settings):
     """`MEMETHRESHER_ENSEMBLE_MEMBERS`, `MEMETHRESHER_ACQUISITION_STRATEGY`, ..."""
 
-    ensemble_members: int = Field(default=16, ge=1)
-    ensemble_hidden: int = Field(default=64, ge=1)
-    ensemble_depth: int = Field(default=1, ge=0)
-    ensemble_dropout: float = Field(default=0.1, ge=0, lt=1)
-    ensemble_lr: float = Field(default=1e-3, gt=0)
+    ensemble_members: int = Field(default=_RECIPE["members"], ge=1)
+    ensemble_hidden: int = Field(default=_RECIPE["hidden"], ge=1)
+    ensemble_depth: int = Field(default=_RECIPE["depth"], ge=0)
+    ensemble_dropout: float = Field(default=_RECIPE["dropout"], ge=0, lt=1)
+    ensemble_lr: float = Field(default=_RECIPE["lr"], gt=0)
     # Whitened principal components of the collection the ensemble learns on (0: raw embeddings).
-    ensemble_input_components: int = Field(default=64, ge=0)
-    ensemble_max_epochs: int = Field(default=150, ge=1)
-    ensemble_patience: int = Field(default=12, ge=1)
+    ensemble_input_components: int = Field(default=_RECIPE["input_components"], ge=0)
+    ensemble_max_epochs: int = Field(default=_RECIPE["max_epochs"], ge=1)
+    ensemble_patience: int = Field(default=_RECIPE["patience"], ge=1)
     choice_targets: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TARGETS))
     rating_axes: tuple[str, ...] = ("overall",)
     # Measured with bench_learning's loop (7 simulated worlds): closeness to a coin flip needs the fewest

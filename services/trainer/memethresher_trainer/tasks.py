@@ -33,7 +33,6 @@ DEFAULT_GRID: list[dict[str, Any]] = [
     {"hidden": 128},
     {"hidden": 64, "dropout": 0.3},
     {"hidden": 64, "depth": 2},
-    {"hidden": 64, "lr": 1e-3},
 ]
 
 
