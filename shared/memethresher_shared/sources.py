@@ -143,10 +143,16 @@ def parse_source(kind: str, target: str, **options: Any) -> SourceSpec:
     return SourceSpec("reddit", parse_reddit_target(target).canonical, _reddit_options(options), interval)
 
 
+def find_source(session: Session, kind: str, target: str) -> Source | None:
+    """The source `target` names, however it is spelled (`r/Memes`, `/r/memes/`); None if not added."""
+    spec = parse_source(kind, target)
+    return session.scalar(select(Source).where(Source.kind == spec.kind, Source.target == spec.target))
+
+
 def add_source(session: Session, kind: str, target: str, **options: Any) -> Source:
     """Add a source, or return the existing one with the same kind and target."""
     spec = parse_source(kind, target, **options)
-    existing = session.scalar(select(Source).where(Source.kind == spec.kind, Source.target == spec.target))
+    existing = find_source(session, kind, target)
     if existing is not None:
         return existing
     # ON CONFLICT DO NOTHING: two concurrent adds of the same source yield one row.

@@ -9,7 +9,7 @@ from memethresher_shared import tasks
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import Source
 from memethresher_shared.settings import get_settings
-from memethresher_shared.sources import KINDS, SORTS, TIME_WINDOWS, add_source, parse_source
+from memethresher_shared.sources import KINDS, SORTS, TIME_WINDOWS, add_source, find_source
 from sqlalchemy import select
 
 
@@ -50,7 +50,7 @@ def add(kind: str, target: str, sort: str | None, time_window: str | None, inter
         options["stream"] = True
     try:
         with session_scope() as session:
-            existed = _find(session, kind, target)
+            existed = find_source(session, kind, target) is not None
             row = add_source(session, kind, target, **options)
             source_id, shown = row.id, f"{row.kind} {row.target}"
     except ValueError as error:
@@ -58,15 +58,6 @@ def add(kind: str, target: str, sort: str | None, time_window: str | None, inter
     click.echo(f"{'already there' if existed else 'added'}: #{source_id} {shown}")
     if not no_crawl:
         click.echo(_enqueue_crawl(source_id))
-
-
-def _find(session: Any, kind: str, target: str) -> bool:
-    try:
-        spec = parse_source(kind, target)
-    except ValueError:
-        return False
-    query = select(Source.id).where(Source.kind == spec.kind, Source.target == spec.target)
-    return session.scalar(query) is not None
 
 
 @source.command("list")
