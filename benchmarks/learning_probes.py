@@ -5,7 +5,6 @@
     python benchmarks/learning_probes.py select [--taste directions]  # inputs picked by validation loss
     python benchmarks/learning_probes.py kernel [--taste directions]  # a kernel Bradley-Terry model for reference
     python benchmarks/learning_probes.py acquire --variant dopt|soft16|select [--worlds 101,102] [--taste ...]
-    python benchmarks/learning_probes.py luck [--draws 10]            # worlds 0-2: spread by luck, to JSON
 
 Same worlds, memes, hidden tastes and rater as bench_learning (world i: `make_world(memes, i, 1000, taste)`);
 tuning worlds are 101-106 and held-out ones 201-206, which the benchmark's worlds 0-2 do not overlap. Every
@@ -17,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import tempfile
 import time
@@ -26,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from memethresher_trainer.acquire import candidate_pairs, pair_keys, propose, select
+from memethresher_trainer.acquire import candidate_pairs, pair_keys, select
 from memethresher_trainer.evaluate import auroc
 from memethresher_trainer.model import EnsembleConfig
 from memethresher_trainer.train import Pairs, fit
@@ -35,7 +33,6 @@ from memethresher_trainer.whiten import Whitening
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from benchmarks.bench_learning import (  # noqa: E402
-    RESULTS,
     Experiment,
     Rater,
     embed_samples,
@@ -45,7 +42,6 @@ from benchmarks.bench_learning import (  # noqa: E402
 )
 
 CHECKPOINTS = (300, 350, 400, 450, 500)
-LUCK = REPO / "benchmarks" / "results" / "learning_luck.json"
 RECIPES = {  # learner variants for `passive`: overrides of the product's EnsembleConfig
     "default": {},
     "refit 40 epochs": {"min_refit_epochs": 40},
@@ -257,51 +253,12 @@ def probe_acquire(memes: np.ndarray, worlds: list[int], taste: str, variant: str
     print(f"{variant}: {np.mean(diffs):+.4f} against the default ({better}/{len(worlds)} worlds better)")
 
 
-def luck_chooser(strategy: str, draw: int):
-    """A product strategy with its candidate pairs sampled from another seed (draw 0: the benchmark's)."""
-
-    def choose(member: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarray, np.ndarray]:
-        proposal = propose(member, n, strategy, exclude=(pairs.a, pairs.b), seed=len(pairs) + 1000 * draw)
-        return proposal.a, proposal.b
-
-    return choose
-
-
-def probe_luck(memes: np.ndarray, draws: int, strategies: list[str]) -> dict:
-    """How far a strategy's curve moves in the benchmark's worlds when only the candidate sample changes."""
-    seed_final = {w["world"]: w["seed_final_auroc"] for w in json.loads(RESULTS.read_text())["worlds"]}
-    config = EnsembleConfig(dim=memes.shape[1])
-    out: dict = {"draws": draws, "seed_final_auroc": seed_final, "strategies": {}}
-    for strategy in strategies:
-        runs = []
-        for world in (0, 1, 2):
-            exp = make_world(memes, world, 1000)
-            at = []
-            for draw in range(draws):
-                curve = {p["labels"]: p["auroc"] for p in run_ours(exp, luck_chooser(strategy, draw), 600, config)}
-                hit = any(v >= seed_final[world] for k, v in curve.items() if k <= 504)
-                runs.append({"world": world, "draw": draw, "reached_by_504": hit, "curve": curve})
-                at.append([curve[k] for k in (300, 500, 600)])
-                cells = " / ".join(f"{v:.4f}" for v in at[-1])
-                note = " (seed recipe's final reached by 504)" if hit else ""
-                print(f"{strategy} world {world} draw {draw}: @300 / @500 / @600 {cells}{note}", flush=True)
-            mean, low, high = np.mean(at, 0), np.min(at, 0), np.max(at, 0)
-            print(f"{strategy} world {world}: seed recipe final {seed_final[world]:.4f}; mean @300 / @500 / @600 "
-                  + " / ".join(f"{v:.4f}" for v in mean) + f"; @500 from {low[1]:.4f} to {high[1]:.4f}")  # fmt: skip
-        reached = sum(r["reached_by_504"] for r in runs)
-        print(f"{strategy}: runs reaching the seed recipe's final AUROC within 504 labels: {reached} of {len(runs)}")
-        out["strategies"][strategy] = {"reached_by_504": reached, "runs": runs}
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("probe", choices=("curve", "passive", "select", "kernel", "acquire", "luck"))
+    parser.add_argument("probe", choices=("curve", "passive", "select", "kernel", "acquire"))
     parser.add_argument("--worlds", default="101,102,103,104", help="comma-separated world indices")
     parser.add_argument("--taste", default="components", choices=("components", "directions"))
     parser.add_argument("--variant", default="soft16", help="acquire: dopt, softP (power P) or select")
-    parser.add_argument("--draws", type=int, default=10, help="luck: candidate samples per world")
-    parser.add_argument("--strategies", default="uncertainty,random", help="luck: product strategies, comma-separated")
     parser.add_argument("--features", type=Path, help="bench_learning's cache of embedded sample memes")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -316,9 +273,6 @@ def main() -> None:
         probe_select(memes, worlds, args.taste)
     elif args.probe == "kernel":
         probe_kernel(memes, worlds, args.taste)
-    elif args.probe == "luck":
-        result = probe_luck(memes, args.draws, args.strategies.split(","))
-        LUCK.write_text(json.dumps(result, indent=2) + "\n")
     else:
         probe_acquire(memes, worlds, args.taste, args.variant)
     print(f"{time.process_time() - started:.0f} s CPU")
