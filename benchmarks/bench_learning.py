@@ -17,8 +17,8 @@ needs for its world's seed-recipe final AUROC, over the seed recipe's labels. Wr
 benchmarks/results/learning.json.
 
 The seed recipe at its own width (one hidden layer as wide as the embedding) trains 26 M weights with
-batch 1: about 45 min CPU a world here. `--reuse-seed` takes its curves from the results file, which is
-committed, so a rerun of our side takes minutes.
+batch 1: 45-51 min a world here, three worlds sharing two cores (RESULTS.md). `--reuse-seed` takes its
+curves from the results file, which is committed, so a rerun of our side takes minutes.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ import numpy as np
 import torch
 from memethresher_trainer.acquire import propose
 from memethresher_trainer.evaluate import auroc
-from memethresher_trainer.model import DEFAULT_TARGETS, EnsembleConfig
-from memethresher_trainer.train import Pairs, fit
+from memethresher_trainer.model import DEFAULT_TARGETS, Ensemble, EnsembleConfig
+from memethresher_trainer.train import FitResult, Pairs, fit
 
 RESULTS = Path(__file__).parent / "results" / "learning.json"
 ENCODER = "efficientnet_lite0:imagenet"
@@ -124,12 +124,17 @@ class Experiment:
         b = (a + rng.integers(1, len(self.pool), n)) % len(self.pool)
         return a, b
 
-    def measure(self, config: EnsembleConfig, pairs: Pairs) -> tuple[float, np.ndarray]:
+    def train(self, config: EnsembleConfig, pairs: Pairs) -> FitResult:
+        return fit(self.x[self.pool], pairs, config, keys=[int(i) for i in self.pool])
+
+    def judge(self, model: Ensemble) -> tuple[float, np.ndarray]:
         """AUROC on held-out memes, and per-member scores (N_pool, M) for choosing the next pairs."""
-        model = fit(self.x[self.pool], pairs, config, keys=[int(i) for i in self.pool]).model
         with torch.no_grad():
             scores = model.score_all(torch.from_numpy(self.x))[:, :, 0].numpy()  # (N, M)
         return auroc(scores[self.test].mean(1), self.good), scores[self.pool]
+
+    def measure(self, config: EnsembleConfig, pairs: Pairs) -> tuple[float, np.ndarray]:
+        return self.judge(self.train(config, pairs).model)
 
 
 def make_world(memes: np.ndarray, index: int, n_memes: int, kind: str = "components") -> Experiment:
@@ -154,8 +159,9 @@ def strategy_chooser(strategy: str, draw: int = 0) -> Chooser:
     fraction = 0.5 if mix == "random" else 0.0
 
     def choose(member: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarray, np.ndarray]:
-        proposal = propose(member, n, name, exclude=(pairs.a, pairs.b), seed=len(pairs) + 1000 * draw,
-                           random_fraction=fraction)  # fmt: skip
+        # A run rates fewer than 1,000 pairs, so no two draws ever share a candidate seed.
+        seed = len(pairs) + 1000 * draw
+        proposal = propose(member, n, name, exclude=(pairs.a, pairs.b), seed=seed, random_fraction=fraction)
         return proposal.a, proposal.b
 
     return choose
@@ -226,6 +232,11 @@ def median_or_none(values: list[float | None]) -> float | None:
     return None if np.isinf(median) else median
 
 
+def count_within(ratios: list[float | None]) -> int:
+    """Runs that reached the seed recipe's final AUROC within the target share of its labels."""
+    return sum(r is not None and r <= TARGET for r in ratios)
+
+
 def pool_draws(runs: list[dict]) -> dict[str, Any]:
     """One strategy's draws in one world: medians of the labels needed, means of AUROC."""
     rows = [run["summary"] for run in runs]
@@ -238,7 +249,7 @@ def pool_draws(runs: list[dict]) -> dict[str, Any]:
     return {"to_0.80": median_or_none([row["to_0.80"] for row in rows]),
             "to_0.90": median_or_none([row["to_0.90"] for row in rows]),
             "to_seed_final": median_or_none([row["to_seed_final"] for row in rows]),
-            "label_ratio": median_or_none(ratios), "within_target": sum(r is not None and r <= TARGET for r in ratios),
+            "label_ratio": median_or_none(ratios), "within_target": count_within(ratios),
             "draws": len(rows), "auroc_at_300": mean("auroc_at_300"), "auroc_at_500": mean("auroc_at_500"),
             "final_labels": rows[0]["final_labels"], "final_auroc": mean("final_auroc")}  # fmt: skip
 
@@ -276,7 +287,7 @@ def print_world(world: dict) -> None:
     for name, row in world["summary"].items():
         reached = (row["to_0.80"], row["to_0.90"], row["to_seed_final"])
         cells = " ".join(f"{'-' if c is None else round(c):>8}" for c in reached)
-        within = f"{row['within_target']}/{row['draws']}" if "draws" in row else "-"
+        within = f"{row['within_target']}/{row['draws']}" if name in world["runs"] else "-"
         at = " ".join("     -" if v is None else f"{v:6.3f}" for v in (row["auroc_at_300"], row["auroc_at_500"]))
         print(f"  {name:20} {cells} {within:>7} {at} {row['final_labels']:>7} {row['final_auroc']:6.3f}", flush=True)
 
@@ -286,17 +297,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer memes and labels")
     parser.add_argument("--worlds", type=int, default=3, help="simulated worlds (memes, taste, split, rater)")
     parser.add_argument("--first-world", type=int, default=0, help="index of the first world")
-    parser.add_argument(
-        "--draws",
-        type=int,
-        default=0,
-        help="runs of each strategy a world, each its own candidate sample (0: 10; 2 quick)",
-    )
+    parser.add_argument("--draws", type=int, default=0,
+                        help="runs of each strategy a world, each its own candidate sample (0: 10)")  # fmt: skip
     parser.add_argument("--taste", default="components", choices=("components", "directions"),
                         help="hidden taste over the top principal components, or over random directions")  # fmt: skip
     parser.add_argument("--seed-hidden", type=int, default=0,
                         help="hidden width of the seed recipe; 0: the embedding width, the seed's own "
-                             "(about 45 min CPU a world at 1280; 128, the --quick width, 3 min)")  # fmt: skip
+                             "(45-51 min a world at 1280, see RESULTS.md; 128 is the --quick width)")  # fmt: skip
     parser.add_argument("--features", type=Path, help="cache of the embedded sample memes (.npz)")
     parser.add_argument("--strategies", default="uncertainty,uncertainty+random,random",
                         help="strategies for the product's model; '+random': half of each batch random")  # fmt: skip
@@ -324,7 +331,7 @@ def main() -> None:
     for name in worlds[0]["runs"]:
         ratios[name] = [run["summary"]["label_ratio"] for w in worlds for run in w["runs"][name]]
     medians = {name: median_or_none(r) for name, r in ratios.items()}
-    within = {name: sum(v is not None and v <= TARGET for v in r) for name, r in ratios.items()}
+    within = {name: count_within(r) for name, r in ratios.items()}
     for name, r in ratios.items():
         median = "-" if medians[name] is None else f"{medians[name]:.2f}"
         print(f"{name:20} labels / seed recipe's labels to its final AUROC: median {median} over {len(r)} runs; "

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from memethresher_trainer.acquire import candidate_pairs, pair_keys, select
 from memethresher_trainer.evaluate import auroc
 from memethresher_trainer.model import EnsembleConfig
-from memethresher_trainer.train import Pairs, fit
+from memethresher_trainer.train import Pairs
 from memethresher_trainer.whiten import Whitening
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,14 +101,10 @@ def probe_select(memes: np.ndarray, worlds: list[int], taste: str) -> None:
     for world in worlds:
         exp = make_world(memes, world, 1000, taste)
         pairs = random_rated(exp, 500, world)
-        keys = [int(i) for i in exp.pool]
         cells = []
         for components in (64, 0):
-            config = EnsembleConfig(dim=memes.shape[1], input_components=components)
-            result = fit(exp.x[exp.pool], pairs, config, keys=keys)
-            with torch.no_grad():
-                scores = result.model.score_all(torch.from_numpy(exp.x))[:, :, 0].numpy()
-            cells.append((result.metrics["val_loss"], auroc(scores[exp.test].mean(1), exp.good)))
+            result = exp.train(EnsembleConfig(dim=memes.shape[1], input_components=components), pairs)
+            cells.append((result.metrics["val_loss"], exp.judge(result.model)[0]))
         picked = min(cells, key=lambda c: c[0])
         rows.append([cells[0][1], cells[1][1], picked[1]])
         print(f"{taste} world {world}: 64 components {cells[0][1]:.4f} (validation loss {cells[0][0]:.4f}), "
@@ -221,14 +217,9 @@ class SelectedInputs(Experiment):
     """Trains on whitened components and on raw embeddings each round; keeps the lower validation loss."""
 
     def measure(self, config: EnsembleConfig, pairs: Pairs) -> tuple[float, np.ndarray]:
-        keys = [int(i) for i in self.pool]
-        fits = [fit(self.x[self.pool], pairs, c, keys=keys)
-                for c in (config, dataclasses.replace(config, input_components=0))]  # fmt: skip
+        fits = [self.train(c, pairs) for c in (config, dataclasses.replace(config, input_components=0))]
         judged = all(r.metrics["val_loss"] is not None for r in fits)  # too few ratings: the whitened one
-        model = min(fits, key=lambda r: r.metrics["val_loss"]).model if judged else fits[0].model
-        with torch.no_grad():
-            scores = model.score_all(torch.from_numpy(self.x))[:, :, 0].numpy()
-        return auroc(scores[self.test].mean(1), self.good), scores[self.pool]
+        return self.judge(min(fits, key=lambda r: r.metrics["val_loss"]).model if judged else fits[0].model)
 
 
 def probe_acquire(memes: np.ndarray, worlds: list[int], taste: str, variant: str) -> None:
