@@ -71,6 +71,14 @@ def embed_samples(count: int, cache: Path) -> np.ndarray:
     return out
 
 
+def taste_components(x: np.ndarray) -> np.ndarray:
+    """The components taste's inputs: the collection's top 48 principal components, each of unit variance."""
+    centred = x - x.mean(0)
+    _, _, components = np.linalg.svd(centred, full_matrices=False)
+    z = centred @ components[:48].T
+    return z / z.std(0)
+
+
 def hidden_taste(x: np.ndarray, seed: int = 7, kind: str = "components") -> np.ndarray:
     """A fixed nonlinear function of the features: a random tanh network over 48 directions.
 
@@ -79,15 +87,13 @@ def hidden_taste(x: np.ndarray, seed: int = 7, kind: str = "components") -> np.n
     embedding, each scaled to unit variance, so part of the taste lies outside the top components.
     """
     rng = np.random.default_rng(seed)
-    centred = x - x.mean(0)
     if kind == "components":
-        _, _, components = np.linalg.svd(centred, full_matrices=False)
-        z = centred @ components[:48].T
+        z = taste_components(x)
     elif kind == "directions":
-        z = centred @ rng.normal(size=(x.shape[1], 48))
+        z = (x - x.mean(0)) @ rng.normal(size=(x.shape[1], 48))
+        z /= z.std(0)
     else:
         raise ValueError(f"taste kind must be components or directions, not {kind!r}")
-    z /= z.std(0)
     hidden = np.tanh(z @ rng.normal(size=(48, 32)) / np.sqrt(48) * 2.0)  # (N, 32)
     taste = hidden @ rng.normal(size=32) + z[:, 0] * z[:, 1] - 0.5 * z[:, 2] ** 2
     # Scaled so that, as with a person, many answers between two memes are close calls.
