@@ -73,6 +73,9 @@ class Post(Base):
     reddit_score: Mapped[int | None]
     skip_reason: Mapped[str | None] = mapped_column(String(256))  # why nothing was taken from it
     crawled_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set while its images failed only for passing reasons (timeouts, 429, 5xx): fetch them again then.
+    retry_at: Mapped[datetime | None] = mapped_column(index=True)
+    retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # retries that failed so far
 
 
 class Meme(Base):

@@ -44,6 +44,7 @@ class FakeReddit:
         self.subreddits: dict[str, list[dict[str, Any]]] = {}
         self.multis: dict[tuple[str, str], list[str]] = {}
         self.images: dict[str, bytes] = {}
+        self.unavailable: set[str] = set()  # image names answered 503 until removed from here
         self.image_latency_s = 0.0
         self.listing_latency_s = 0.0
         self.failures: deque[str] = deque()
@@ -70,6 +71,11 @@ class FakeReddit:
         merged = self.subreddits.get(subreddit, []) + posts
         self.subreddits[subreddit] = sorted(merged, key=lambda p: p["created_utc"], reverse=True)
 
+    def remove_post(self, name: str) -> None:
+        """The post is deleted: gone from its listings and from by_id."""
+        for subreddit, posts in self.subreddits.items():
+            self.subreddits[subreddit] = [p for p in posts if p["name"] != name]
+
     def fail_next(self, mode: str, count: int = 1) -> None:
         """The next `count` listing requests fail this way (see LISTING_MODES)."""
         assert mode in LISTING_MODES, mode
@@ -92,6 +98,9 @@ class FakeReddit:
     # ---- listings -------------------------------------------------------------------------
     def _posts_for(self, path: str) -> list[dict[str, Any]] | None:
         parts = path.strip("/").removesuffix(".json").split("/")
+        if len(parts) == 2 and parts[0] == "by_id":  # as Reddit: the posts found, in the order asked
+            everything = {p["name"]: p for posts in self.subreddits.values() for p in posts}
+            return [everything[name] for name in parts[1].split(",") if name in everything]
         if len(parts) == 3 and parts[0] == "r":
             names = parts[1].lower().split("+")
         elif len(parts) == 5 and parts[0] == "user" and parts[2] == "m":
@@ -174,6 +183,8 @@ class FakeReddit:
     async def _image(self, request: Request) -> Response:
         name = request.path_params["name"]
         self.image_requests[name] = self.image_requests.get(name, 0) + 1
+        if name in self.unavailable:
+            return Response("<html>upstream overloaded</html>", 503, media_type="text/html")
         if name not in self.images:
             return Response("not found", 404)
         if self.image_latency_s:

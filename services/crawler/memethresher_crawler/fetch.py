@@ -20,7 +20,13 @@ RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
 
 class FetchError(Exception):
-    """A download that failed; the message is the recorded reason."""
+    """A download that failed; the message is the recorded reason.
+
+    `transient`: the failure may pass (timeouts, 429, 5xx, dropped connections), so a later try may succeed."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def http_client(settings: CrawlerSettings, max_connections: int | None = None) -> httpx.AsyncClient:
@@ -116,12 +122,12 @@ class Downloader:
                 return await self._follow(url)
             except _Retryable as error:
                 if attempt == retries:
-                    raise FetchError(str(error)) from None
+                    raise FetchError(str(error), transient=True) from None
                 backoff = random.uniform(0, 0.5 * 2**attempt)
                 await asyncio.sleep(min(error.wait_s or backoff, self.settings.backoff_max_s))
             except TimeoutError:
                 if attempt == retries:
-                    raise FetchError(f"timed out after {self.settings.total_timeout_s}s") from None
+                    raise FetchError(f"timed out after {self.settings.total_timeout_s}s", transient=True) from None
         raise AssertionError("unreachable")
 
     async def _follow(self, url: str) -> bytes:

@@ -11,7 +11,7 @@ from memethresher_shared.models import utcnow
 from memethresher_shared.store import ImageStore
 
 from memethresher_crawler.images import CheckedImage, ImageRejected, check_image
-from memethresher_crawler.ingest import known_post_keys, record_page
+from memethresher_crawler.ingest import Taken, known_post_keys, record_page
 from memethresher_crawler.posts import PostInfo
 from memethresher_crawler.results import CrawlResult, EmbedBatcher
 
@@ -72,11 +72,9 @@ def crawl_folder(
     return result
 
 
-def _item(
-    key: str, path: Path, outcome: CheckedImage | str, result: CrawlResult
-) -> tuple[PostInfo, list[CheckedImage], str | None]:
+def _item(key: str, path: Path, outcome: CheckedImage | str, result: CrawlResult) -> Taken:
     post = PostInfo(key=key, title=path.stem.replace("_", " "), url=path.as_uri(), created_utc=utcnow())
     if isinstance(outcome, str):
         result.image_failed(outcome)
-        return post, [], outcome
-    return post, [outcome], None
+        return Taken(post, reason=outcome)
+    return Taken(post, [outcome])

@@ -6,12 +6,14 @@ transaction, and the ORM's unit of work would cost more than the inserts themsel
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from memethresher_shared.db import session_scope, upsert_insert
 from memethresher_shared.models import Meme, Post, PostMeme, utcnow
 from memethresher_shared.store import ImageStore
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from memethresher_crawler.images import CheckedImage
@@ -21,6 +23,23 @@ from memethresher_crawler.results import CrawlResult, EmbedBatcher
 POSTS: Table = Post.__table__  # type: ignore[assignment]
 MEMES: Table = Meme.__table__  # type: ignore[assignment]
 POST_MEMES: Table = PostMeme.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What a crawl took from one post: its checked images, or the reason it took none.
+
+    `retry`: an image failed for a passing reason (timeout, 429, 5xx), so the post is fetched again later."""
+
+    post: PostInfo
+    images: Sequence[CheckedImage] = ()
+    reason: str | None = None
+    retry: bool = False
+
+
+def next_retry_at(now: datetime, retries: int, first_wait_s: float, max_retries: int) -> datetime | None:
+    """When to fetch a post's images again after `retries` retries failed: waits double; None once spent."""
+    return None if retries >= max_retries else now + timedelta(seconds=first_wait_s * 2**retries)
 
 
 def known_post_keys(session: Session, keys: Iterable[str]) -> set[str]:
@@ -43,14 +62,12 @@ def _insert_new_rows(connection: Connection, table: Table, rows: list[dict[str, 
     return {value: new_id for value, new_id in result.all()}
 
 
-def _meme_ids(
-    connection: Connection, store: ImageStore, items: Sequence[tuple[PostInfo, Sequence[CheckedImage]]]
-) -> tuple[dict[str, int], set[str]]:
+def _meme_ids(connection: Connection, store: ImageStore, items: Sequence[Taken]) -> tuple[dict[str, int], set[str]]:
     """{sha256: meme id} for every image of `items`, creating rows as needed; and the new shas."""
     first: dict[str, tuple[PostInfo, CheckedImage]] = {}
-    for post, images in items:
-        for image in images:
-            first.setdefault(image.sha256, (post, image))
+    for item in items:
+        for image in item.images:
+            first.setdefault(image.sha256, (item.post, image))
     ids = _existing_memes(connection, list(first))
     rows = []
     for sha, (post, image) in first.items():
@@ -77,53 +94,122 @@ def _existing_memes(connection: Connection, shas: list[str]) -> dict[str, int]:
     return found
 
 
-def save_page(
-    session: Session,
-    store: ImageStore,
-    source_id: int,
-    items: Sequence[tuple[PostInfo, Sequence[CheckedImage], str | None]],
-) -> list[int]:
-    """Record posts with their images (or skip reasons) in a few statements; return new meme ids.
-
-    A post already recorded (by an earlier crawl or another worker) is left as it is."""
-    connection = session.connection()
-    now = utcnow()
-    rows = [{
-        "source_id": source_id, "key": post.key, "subreddit": post.subreddit, "title": post.title,
-        "author": post.author, "permalink": post.permalink, "url": post.url,
-        "created_utc": post.created_utc, "reddit_score": post.score,
-        "skip_reason": reason if not images else None, "crawled_at": now,
-    } for post, images, reason in items]  # fmt: skip
-    post_ids = _insert_new_rows(connection, POSTS, rows, "key")
-    taken = [(post, images) for post, images, _reason in items if post.key in post_ids and images]
-    meme_ids, created = _meme_ids(connection, store, taken)
+def _link(connection: Connection, post_ids: dict[str, int], taken: Sequence[Taken], meme_ids: dict[str, int]) -> None:
+    """Link each post to its images in order; a link already there (a retried post) is kept."""
     links = []
-    for post, images in taken:
+    for item in taken:
         linked: set[int] = set()
-        for position, image in enumerate(images):
+        for position, image in enumerate(item.images):
             meme_id = meme_ids[image.sha256]
             if meme_id not in linked:  # a gallery may repeat an image; link it once
                 linked.add(meme_id)
-                links.append({"post_id": post_ids[post.key], "meme_id": meme_id, "position": position})
+                links.append({"post_id": post_ids[item.post.key], "meme_id": meme_id, "position": position})
     if links:
-        connection.execute(insert(POST_MEMES), links)
-    return [meme_ids[sha] for sha in dict.fromkeys(i.sha256 for _p, images in taken for i in images) if sha in created]
+        statement = upsert_insert(connection, POST_MEMES).on_conflict_do_nothing(index_elements=["post_id", "meme_id"])
+        connection.execute(statement, links)
+
+
+def _new_meme_ids(taken: Sequence[Taken], meme_ids: dict[str, int], created: set[str]) -> list[int]:
+    return [meme_ids[sha] for sha in dict.fromkeys(i.sha256 for item in taken for i in item.images) if sha in created]
+
+
+def save_page(
+    session: Session, store: ImageStore, source_id: int, items: Sequence[Taken], retry_at: datetime | None = None
+) -> list[int]:
+    """Record posts with their images (or skip reasons) in a few statements; return new meme ids.
+
+    Posts marked `retry` get `retry_at`. A post already recorded (by an earlier crawl or another worker)
+    is left as it is."""
+    connection = session.connection()
+    now = utcnow()
+    rows = [{
+        "source_id": source_id, "key": item.post.key, "subreddit": item.post.subreddit, "title": item.post.title,
+        "author": item.post.author, "permalink": item.post.permalink, "url": item.post.url,
+        "created_utc": item.post.created_utc, "reddit_score": item.post.score,
+        "skip_reason": item.reason if not item.images else None, "crawled_at": now,
+        "retry_at": retry_at if item.retry else None, "retries": 0,
+    } for item in items]  # fmt: skip
+    post_ids = _insert_new_rows(connection, POSTS, rows, "key")
+    taken = [item for item in items if item.post.key in post_ids and item.images]
+    meme_ids, created = _meme_ids(connection, store, taken)
+    _link(connection, post_ids, taken, meme_ids)
+    return _new_meme_ids(taken, meme_ids, created)
+
+
+def posts_to_retry(session: Session, source_id: int, now: datetime, limit: int) -> dict[str, int]:
+    """{post key: retries so far} of `source_id`'s posts due for another try, longest waiting first."""
+    query = (
+        select(POSTS.c.key, POSTS.c.retries)
+        .where(POSTS.c.source_id == source_id, POSTS.c.retry_at <= now)
+        .order_by(POSTS.c.retry_at)
+        .limit(limit)
+    )
+    return {key: retries for key, retries in session.connection().execute(query).all()}
+
+
+def save_retries(
+    session: Session, store: ImageStore, items: Sequence[Taken], retry_at: dict[str, datetime | None]
+) -> list[int]:
+    """Record another try of known posts: link the images now taken, else the new reason and `retry_at`
+    (with one more retry counted). Posts that got all their images are not tried again. New meme ids."""
+    connection = session.connection()
+    keys = [item.post.key for item in items]
+    post_ids = dict(connection.execute(select(POSTS.c.key, POSTS.c.id).where(POSTS.c.key.in_(keys))).all())
+    items = [item for item in items if item.post.key in post_ids]
+    rows = [{
+        "row_id": post_ids[item.post.key], "new_reason": None if item.images else item.reason,
+        "new_retry_at": retry_at[item.post.key] if item.retry else None,
+    } for item in items]  # fmt: skip
+    if rows:
+        statement = (
+            update(POSTS)
+            .where(POSTS.c.id == bindparam("row_id"))
+            .values(
+                skip_reason=bindparam("new_reason"), retry_at=bindparam("new_retry_at"), retries=POSTS.c.retries + 1
+            )
+        )
+        connection.execute(statement, rows)
+    taken = [item for item in items if item.images]
+    meme_ids, created = _meme_ids(connection, store, taken)
+    _link(connection, post_ids, taken, meme_ids)
+    return _new_meme_ids(taken, meme_ids, created)
 
 
 def record_page(
     store: ImageStore,
     source_id: int,
-    items: Sequence[tuple[PostInfo, Sequence[CheckedImage], str | None]],
+    items: Sequence[Taken],
     result: CrawlResult,
     embed: EmbedBatcher,
+    retry_at: datetime | None = None,
 ) -> None:
     """Save a page in one transaction, tally it into `result`, then hand its new memes to `embed`."""
     with session_scope() as session:
-        new_ids = save_page(session, store, source_id, items)
+        new_ids = save_page(session, store, source_id, items, retry_at)
     result.posts_new += len(items)
-    for _post, images, reason in items:
-        if not images:
-            result.skipped(reason or "no images")
-    result.images_new += len(new_ids)
-    result.images_duplicate += sum(len(images) for _p, images, _r in items) - len(new_ids)
+    for item in items:
+        if not item.images:
+            result.skipped(item.reason or "no images")
+    _tally_images(items, new_ids, result)
     embed.add(new_ids)  # after the commit, so the embedder finds the rows
+
+
+def record_retries(
+    store: ImageStore,
+    items: Sequence[Taken],
+    retry_at: dict[str, datetime | None],
+    result: CrawlResult,
+    embed: EmbedBatcher,
+) -> None:
+    """Save another try of known posts in one transaction, tally it, then hand new memes to `embed`."""
+    with session_scope() as session:
+        new_ids = save_retries(session, store, items, retry_at)
+    result.posts_retried += len(items)
+    result.posts_recovered += sum(1 for item in items if item.images and not item.retry)
+    _tally_images(items, new_ids, result)
+    embed.add(new_ids)
+
+
+def _tally_images(items: Sequence[Taken], new_ids: list[int], result: CrawlResult) -> None:
+    result.images_new += len(new_ids)
+    result.images_duplicate += sum(len(item.images) for item in items) - len(new_ids)

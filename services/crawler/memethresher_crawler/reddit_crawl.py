@@ -1,32 +1,59 @@
 """Crawl a Reddit source: page through its listing until known posts, download what is new,
-check and store it, and record every post with its images or its skip reason."""
+check and store it, and record every post with its images or its skip reason. Known posts whose
+images failed for passing reasons (5xx, 429, timeouts) are fetched again by id when due."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 from memethresher_shared.db import session_scope
-from memethresher_shared.models import Source
+from memethresher_shared.models import Source, utcnow
 from memethresher_shared.sources import RedditTarget, parse_reddit_target
 from memethresher_shared.store import ImageStore
 
 from memethresher_crawler.fetch import AddressPolicy, Downloader, FetchError, http_client
 from memethresher_crawler.images import CheckedImage, ImageRejected, check_image
-from memethresher_crawler.ingest import known_post_keys, record_page
+from memethresher_crawler.ingest import (
+    Taken,
+    known_post_keys,
+    next_retry_at,
+    posts_to_retry,
+    record_page,
+    record_retries,
+)
 from memethresher_crawler.posts import MediaItem, PostInfo
 from memethresher_crawler.reddit import Listing, mean_post_gap_s, parse_listing
-from memethresher_crawler.reddit_api import RedditAPI
+from memethresher_crawler.reddit_api import ListingError, RedditAPI
 from memethresher_crawler.results import CrawlResult, EmbedBatcher
 from memethresher_crawler.settings import CrawlerSettings
+
+log = logging.getLogger(__name__)
+
+GONE = "deleted or removed from Reddit before its images could be fetched"
+
+
+@dataclass(frozen=True)
+class ImageFailure:
+    """Why an image could not be taken; `transient` if the reason may pass (worth a later try)."""
+
+    reason: str
+    transient: bool = False
 
 
 def _known(keys: list[str]) -> set[str]:
     with session_scope() as session:
         return known_post_keys(session, keys)
+
+
+def _due_for_retry(source_id: int, limit: int) -> dict[str, int]:
+    with session_scope() as session:
+        return posts_to_retry(session, source_id, utcnow(), limit)
 
 
 def listing_params(source: Source, target: RedditTarget, page_size: int, after: str | None) -> dict[str, Any]:
@@ -83,6 +110,8 @@ class RedditCrawl:
                 api = RedditAPI(http, self.settings, self.redis)
                 self.downloader = downloader
                 try:
+                    # Posts due from earlier crawls first: one failing now waits for its first retry.
+                    await self._retry_failed(api)
                     await self._pages(api, seen)
                 finally:
                     self.result.listing_requests = api.requests
@@ -135,28 +164,43 @@ class RedditCrawl:
 
     async def _take(self, posts: list[PostInfo]) -> None:
         """Download every image of `posts` at once, then record the page in one transaction."""
-        outcomes = await asyncio.gather(*(self._post_images(post) for post in posts))
-        await self._in_db_thread(self._record, posts, outcomes)
+        items = await asyncio.gather(*(self._post_images(post) for post in posts))
+        first_retry = next_retry_at(utcnow(), 0, self.settings.failed_post_retry_s, self.settings.failed_post_retries)
+        await self._in_db_thread(record_page, self.store, self.source.id, items, self.result, self.embed, first_retry)
 
-    def _record(self, posts: list[PostInfo], outcomes: list[tuple[list[CheckedImage], str | None]]) -> None:
-        """On the database thread: one transaction per page, then its new memes to the embedder."""
-        items = [(post, images, reason) for post, (images, reason) in zip(posts, outcomes, strict=True)]
-        record_page(self.store, self.source.id, items, self.result, self.embed)
+    async def _retry_failed(self, api: RedditAPI) -> None:
+        """Fetch the due posts whose images failed for passing reasons again, by id, and record the outcome."""
+        due = await self._in_db_thread(_due_for_retry, self.source.id, self.settings.failed_post_retry_batch)
+        if not due:
+            return
+        self.heartbeat()
+        try:
+            body = await api.listing(f"/by_id/{','.join(due)}.json", {"raw_json": 1})
+            found = {post.key: post for post in parse_listing(body, self.settings.skip_spoilers).posts}
+        except (ListingError, ValueError) as error:  # they stay due: the next crawl asks again
+            log.warning("could not fetch %d posts again by id: %s", len(due), error)
+            return
+        items = await asyncio.gather(*(self._post_images(found[key]) for key in due if key in found))
+        gone = [Taken(PostInfo(key=key), reason=GONE) for key in due if key not in found]
+        now, wait, most = utcnow(), self.settings.failed_post_retry_s, self.settings.failed_post_retries
+        retry_at = {key: next_retry_at(now, done + 1, wait, most) for key, done in due.items()}
+        await self._in_db_thread(record_retries, self.store, [*items, *gone], retry_at, self.result, self.embed)
 
-    async def _post_images(self, post: PostInfo) -> tuple[list[CheckedImage], str | None]:
+    async def _post_images(self, post: PostInfo) -> Taken:
         """The checked images of a post, or the reason none could be taken."""
         if post.skip_reason:
-            return [], post.skip_reason
+            return Taken(post, reason=post.skip_reason)
         outcomes = await asyncio.gather(*(self._image(item) for item in post.media))
         images = [o for o in outcomes if isinstance(o, CheckedImage)]
-        failures = [o for o in outcomes if isinstance(o, str)]
+        failures = [o for o in outcomes if isinstance(o, ImageFailure)]
         for failure in failures:
-            self.result.image_failed(failure)
-        return images, None if images else "; ".join(dict.fromkeys(failures))
+            self.result.image_failed(failure.reason)
+        reason = None if images else "; ".join(dict.fromkeys(f.reason for f in failures))
+        return Taken(post, images, reason, retry=any(f.transient for f in failures))
 
-    async def _image(self, item: MediaItem) -> CheckedImage | str:
+    async def _image(self, item: MediaItem) -> CheckedImage | ImageFailure:
         """Fetch and check one image, falling back to Reddit's preview if the original fails."""
-        reason = ""
+        failures: list[ImageFailure] = []
         for url in (item.url, item.fallback_url):
             if not url:
                 continue
@@ -164,9 +208,12 @@ class RedditCrawl:
                 data = await self.downloader.fetch(url)
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(self.pool, self._check_and_store, data)
-            except (FetchError, ImageRejected) as error:
-                reason = reason or str(error)
-        return reason
+            except FetchError as error:
+                failures.append(ImageFailure(str(error), error.transient))
+            except ImageRejected as error:
+                failures.append(ImageFailure(str(error)))
+        # The original's reason is the one recorded; either failure passing makes a later try worth it.
+        return ImageFailure(failures[0].reason if failures else "no image URL", any(f.transient for f in failures))
 
     def _check_and_store(self, data: bytes) -> CheckedImage:
         # In a worker thread: Pillow and the store's fsync release the GIL.

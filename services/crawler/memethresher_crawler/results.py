@@ -19,6 +19,8 @@ class CrawlResult:
     posts_new: int = 0
     posts_known: int = 0
     posts_skipped: int = 0
+    posts_retried: int = 0  # known posts whose images were fetched again after failing for passing reasons
+    posts_recovered: int = 0  # of those, the posts that got every image this time
     images_new: int = 0
     images_duplicate: int = 0
     images_failed: int = 0

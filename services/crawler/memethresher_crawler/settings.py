@@ -50,6 +50,13 @@ class CrawlerSettings(Settings):
     # Listing pages whose images download at once (a page of 100 leaves slots idle at its tail).
     pages_in_flight: int = Field(default=2, ge=1)
 
+    # A post whose images failed for passing reasons (timeouts, 429, 5xx) is fetched again by a later
+    # crawl of its source after this wait, then after twice as long, and so on, at most this many times.
+    failed_post_retry_s: float = Field(default=1800.0, ge=0)
+    failed_post_retries: int = Field(default=4, ge=0)
+    # Posts fetched again per crawl; Reddit's by_id answers at most 100 in one request.
+    failed_post_retry_batch: int = Field(default=100, ge=1, le=100)
+
     # A crawl holds a per-source lock, renewed every page; a killed worker's lock lapses after this.
     crawl_lock_timeout_s: int = Field(default=600, ge=5)
 
