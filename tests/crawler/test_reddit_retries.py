@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from memethresher_crawler.cli import source
 from memethresher_crawler.crawl import crawl_source
 from memethresher_crawler.ingest import next_retry_at
 from memethresher_crawler.reddit_crawl import GONE
@@ -91,6 +93,7 @@ def _check_recovery(fake: FakeReddit, redis_conn) -> None:  # type: ignore[no-un
     failed, missing = _post("t3_p00001"), _post("t3_p00002")
     assert "HTTP 503" in failed["skip_reason"] and failed["retry_at"] is not None
     assert "HTTP 404" in missing["skip_reason"] and missing["retry_at"] is None  # will not pass: not retried
+    assert "1 post waiting to be fetched again" in CliRunner().invoke(source, ["list"]).output
 
     fake.unavailable.clear()
     second = crawl_source(source_id)
@@ -105,6 +108,7 @@ def _check_recovery(fake: FakeReddit, redis_conn) -> None:  # type: ignore[no-un
     third = crawl_source(source_id)
     assert (third["posts_retried"], third["posts_new"]) == (0, 0)
     assert fake.image_requests == requests  # nothing downloaded again
+    assert "waiting" not in CliRunner().invoke(source, ["list"]).output
 
 
 def test_retries_stop_when_spent(reddit_env, fake_reddit: FakeReddit, due_at_once: None) -> None:  # type: ignore[no-untyped-def]

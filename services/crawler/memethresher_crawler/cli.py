@@ -7,10 +7,10 @@ from typing import Any
 import click
 from memethresher_shared import tasks
 from memethresher_shared.db import session_scope
-from memethresher_shared.models import Source
+from memethresher_shared.models import Post, Source
 from memethresher_shared.settings import get_settings
 from memethresher_shared.sources import KINDS, SORTS, TIME_WINDOWS, add_source, find_source
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 
 @click.group()
@@ -67,8 +67,17 @@ def list_sources() -> None:
         rows = list(session.scalars(select(Source).order_by(Source.id)))
         if not rows:
             click.echo("no sources yet: `memethresher source add reddit r/memes` or `… add folder PATH`")
+        retrying = select(Post.source_id, func.count()).where(Post.retry_at.is_not(None)).group_by(Post.source_id)
+        waiting: dict[int, int] = {source_id: count for source_id, count in session.execute(retrying)}
         for row in rows:
-            click.echo(_describe(row))
+            click.echo(_describe(row) + _waiting(waiting.get(row.id, 0)))
+
+
+def _waiting(count: int) -> str:
+    """Posts whose images failed for passing reasons, to be fetched again by a later crawl."""
+    if not count:
+        return ""
+    return f"; {count} post{'s' if count != 1 else ''} waiting to be fetched again (image host errors)"
 
 
 def _describe(row: Source) -> str:
