@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from memethresher_crawler.cli import source
 from memethresher_crawler.crawl import crawl_source
-from memethresher_crawler.ingest import next_retry_at
+from memethresher_crawler.posts import next_retry_at
 from memethresher_crawler.reddit_crawl import GONE
 from memethresher_crawler.settings import get_crawler_settings
 from memethresher_shared import tasks

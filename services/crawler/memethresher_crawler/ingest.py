@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from memethresher_shared.db import session_scope, upsert_insert
@@ -35,11 +35,6 @@ class Taken:
     images: Sequence[CheckedImage] = ()
     reason: str | None = None
     retry: bool = False
-
-
-def next_retry_at(now: datetime, retries: int, first_wait_s: float, max_retries: int) -> datetime | None:
-    """When to fetch a post's images again after `retries` retries failed: waits double; None once spent."""
-    return None if retries >= max_retries else now + timedelta(seconds=first_wait_s * 2**retries)
 
 
 def known_post_keys(session: Session, keys: Iterable[str]) -> set[str]:

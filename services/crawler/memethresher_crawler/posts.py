@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -28,3 +28,8 @@ class PostInfo:
     score: int | None = None
     media: tuple[MediaItem, ...] = field(default_factory=tuple)
     skip_reason: str | None = None
+
+
+def next_retry_at(now: datetime, retries: int, first_wait_s: float, max_retries: int) -> datetime | None:
+    """When to fetch a post's images again after `retries` retries failed: waits double; None once spent."""
+    return None if retries >= max_retries else now + timedelta(seconds=first_wait_s * 2**retries)

@@ -19,15 +19,8 @@ from memethresher_shared.store import ImageStore
 
 from memethresher_crawler.fetch import AddressPolicy, Downloader, FetchError, http_client
 from memethresher_crawler.images import CheckedImage, ImageRejected, check_image
-from memethresher_crawler.ingest import (
-    Taken,
-    known_post_keys,
-    next_retry_at,
-    posts_to_retry,
-    record_page,
-    record_retries,
-)
-from memethresher_crawler.posts import MediaItem, PostInfo
+from memethresher_crawler.ingest import Taken, known_post_keys, posts_to_retry, record_page, record_retries
+from memethresher_crawler.posts import MediaItem, PostInfo, next_retry_at
 from memethresher_crawler.reddit import Listing, mean_post_gap_s, parse_listing
 from memethresher_crawler.reddit_api import ListingError, RedditAPI
 from memethresher_crawler.results import CrawlResult, EmbedBatcher
