@@ -47,8 +47,10 @@ TARGET = 1 / 3  # of the seed recipe's labels, to reach its final AUROC
 DEFAULT = "uncertainty"  # the product's default: every pair by uncertainty, none random
 
 
-def embed_samples(count: int, cache: Path) -> np.ndarray:
-    """(count, 1280) unit vectors of freshly drawn sample memes, cached between runs."""
+def embed_samples(count: int, cache: Path | None = None) -> np.ndarray:
+    """(count, 1280) unit vectors of freshly drawn sample memes, cached between runs (by default in the
+    temp folder, shared by every learning benchmark and probe)."""
+    cache = cache or Path(tempfile.gettempdir()) / f"memethresher-bench-learning-{count}.npz"
     if cache.exists():
         return np.load(cache)["vectors"]
     from memethresher_embedder.encoders import load_encoder
@@ -318,11 +320,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file")
     args = parser.parse_args()
     n_memes, plan = (500, (300, [128], 200)) if args.quick else (1000, (1000, [256, 256], 600))
-    # Each world draws its memes from three times as many, so worlds differ in memes too.
-    cache = args.features or Path(tempfile.gettempdir()) / f"memethresher-bench-learning-{3 * n_memes}.npz"
     started = time.perf_counter()
     torch.set_num_threads(1)  # as the trainer runs (MEMETHRESHER_TRAINER_THREADS); two thrash on a busy machine
-    memes = embed_samples(3 * n_memes, cache)
+    # Each world draws its memes from three times as many, so worlds differ in memes too.
+    memes = embed_samples(3 * n_memes, args.features)
     args.seed_hidden = args.seed_hidden or (128 if args.quick else memes.shape[1])
     args.draws = args.draws or (2 if args.quick else 10)
     reused = previous_seed_curves(args, n_memes)

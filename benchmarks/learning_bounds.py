@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from memethresher_trainer.acquire import candidate_pairs, pair_keys, select
+from memethresher_trainer.acquire import select, unrated_pairs
 from memethresher_trainer.evaluate import auroc
 from memethresher_trainer.model import EnsembleConfig
 from memethresher_trainer.train import Pairs
@@ -40,7 +39,7 @@ from benchmarks.bench_learning import (  # noqa: E402
     strategy_chooser,
     taste_components,
 )
-from benchmarks.learning_probes import exact_targets, held_out_auroc, random_rated  # noqa: E402
+from benchmarks.learning_probes import exact_targets, held_out_auroc, most_uncertain, random_rated  # noqa: E402
 
 ORACLE_RULES = "uncertainty,random,cross,boundary,informative,cross+uncertainty,exact"
 
@@ -58,24 +57,20 @@ def oracle_chooser(exp: Experiment, rule: str, draw: int, max_per_meme: int = 2)
 
     def choose(member: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(len(pairs) + 1000 * draw)
-        ca, cb = candidate_pairs(len(taste), 2_000_000, rng)
-        keep = ~np.isin(pair_keys(ca, cb, len(taste)), pair_keys(pairs.a, pairs.b, len(taste)))
+        ca, cb = unrated_pairs(len(taste), 2_000_000, rng, (pairs.a, pairs.b))
         cross = (taste[ca] > line) != (taste[cb] > line)
         if rule in ("cross", "cross+uncertainty"):
-            keep &= cross
+            keep = cross
         elif rule == "boundary":
-            keep &= cross & (np.abs(rank[ca] - 0.7) < 0.15) & (np.abs(rank[cb] - 0.7) < 0.15)
+            keep = cross & (np.abs(rank[ca] - 0.7) < 0.15) & (np.abs(rank[cb] - 0.7) < 0.15)
         elif rule == "informative":
-            keep &= (np.abs(taste[ca] - taste[cb]) > 1) & (np.abs(taste[ca] - taste[cb]) < 3)
+            keep = (np.abs(taste[ca] - taste[cb]) > 1) & (np.abs(taste[ca] - taste[cb]) < 3)
         else:
             raise ValueError(f"unknown oracle rule {rule!r}")
         ca, cb = ca[keep], cb[keep]
         if rule == "cross+uncertainty":
-            p = torch.sigmoid(torch.from_numpy(member[ca] - member[cb])).mean(1).numpy()
-            order = np.argsort(np.abs(p - 0.5), kind="stable")
-        else:
-            order = rng.permutation(len(ca))
-        picked = np.array(select(ca, cb, order, n, max_per_meme), dtype=np.int64)
+            return most_uncertain(member, ca, cb, n, max_per_meme)
+        picked = np.array(select(ca, cb, rng.permutation(len(ca)), n, max_per_meme), dtype=np.int64)
         return ca[picked], cb[picked]
 
     return choose
@@ -177,7 +172,7 @@ def main() -> None:
     parser.add_argument("--features", type=Path, help="bench_learning's cache of embedded sample memes")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    memes = embed_samples(3000, args.features or Path(tempfile.gettempdir()) / "memethresher-bench-learning-3000.npz")
+    memes = embed_samples(3000, args.features)
     worlds = [int(w) for w in args.worlds.split(",")]
     started = time.process_time()
     if args.probe == "oracle":

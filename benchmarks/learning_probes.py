@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from memethresher_trainer.acquire import candidate_pairs, pair_keys, select
+from memethresher_trainer.acquire import pair_values, select, unrated_pairs
 from memethresher_trainer.evaluate import auroc
 from memethresher_trainer.model import EnsembleConfig
 from memethresher_trainer.train import Pairs
@@ -174,9 +173,7 @@ def dopt_chooser(exp: Experiment, strength: float = 1.0, max_per_meme: int = 2):
         information = strength * torch.eye(z.shape[1], dtype=torch.double)
         information += (rated * weight(ra, rb)[:, None]).T @ rated
         inverse = torch.linalg.inv(information)
-        ca, cb = candidate_pairs(len(z), 2_000_000, np.random.default_rng(len(pairs)))
-        keep = ~np.isin(pair_keys(ca, cb, len(z)), pair_keys(pairs.a, pairs.b, len(z)))
-        ca, cb = ca[keep], cb[keep]
+        ca, cb = unrated_pairs(len(z), 2_000_000, np.random.default_rng(len(pairs)), (pairs.a, pairs.b))
         w = weight(torch.from_numpy(ca), torch.from_numpy(cb))
         d = z[torch.from_numpy(ca)] - z[torch.from_numpy(cb)]
         novelty = ((d @ inverse) * d).sum(1)
@@ -207,9 +204,7 @@ def soft_chooser(power: float, max_per_meme: int = 2):
 
     def choose(member: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(len(pairs) + 17)
-        ca, cb = candidate_pairs(len(member), 2_000_000, rng)
-        keep = ~np.isin(pair_keys(ca, cb, len(member)), pair_keys(pairs.a, pairs.b, len(member)))
-        ca, cb = ca[keep], cb[keep]
+        ca, cb = unrated_pairs(len(member), 2_000_000, rng, (pairs.a, pairs.b))
         s = torch.from_numpy(member)
         p = torch.sigmoid(s[torch.from_numpy(ca)] - s[torch.from_numpy(cb)]).mean(1).numpy()
         key = power * np.log(np.clip(p * (1 - p), 1e-9, None)) + rng.gumbel(size=len(p))  # Gumbel top-k
@@ -222,20 +217,25 @@ def soft_chooser(power: float, max_per_meme: int = 2):
 def line_chooser(good_fraction: float = GOOD_FRACTION, max_per_meme: int = 2):
     """Uncertainty among pairs the model's mean scores place on either side of its own good/bad line.
 
-    The oracle's "cross+uncertainty" with the model's belief in place of the truth."""
+    The oracle's "cross+uncertainty" (learning_bounds.py) with the model's belief in place of the truth."""
 
     def choose(member: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarray, np.ndarray]:
-        ca, cb = candidate_pairs(len(member), 2_000_000, np.random.default_rng(len(pairs)))
-        keep = ~np.isin(pair_keys(ca, cb, len(member)), pair_keys(pairs.a, pairs.b, len(member)))
+        ca, cb = unrated_pairs(len(member), 2_000_000, np.random.default_rng(len(pairs)), (pairs.a, pairs.b))
         mean = member.mean(1)
         above = mean > np.quantile(mean, 1 - good_fraction)
-        keep &= above[ca] != above[cb]
-        ca, cb = ca[keep], cb[keep]
-        p = torch.sigmoid(torch.from_numpy(member[ca] - member[cb])).mean(1).numpy()
-        picked = np.array(select(ca, cb, np.argsort(np.abs(p - 0.5), kind="stable"), n, max_per_meme), dtype=np.int64)
-        return ca[picked], cb[picked]
+        across = above[ca] != above[cb]
+        return most_uncertain(member, ca[across], cb[across], n, max_per_meme)
 
     return choose
+
+
+def most_uncertain(
+    member: np.ndarray, a: np.ndarray, b: np.ndarray, n: int, max_per_meme: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The `n` pairs of (a, b) the product's uncertainty ranks first, spread as `propose` spreads them."""
+    value = pair_values(torch.from_numpy(member), torch.from_numpy(a), torch.from_numpy(b), "uncertainty").numpy()
+    picked = np.array(select(a, b, np.argsort(-value, kind="stable"), n, max_per_meme), dtype=np.int64)
+    return a[picked], b[picked]
 
 
 class SelectedInputs(Experiment):
@@ -280,7 +280,7 @@ def main() -> None:
     parser.add_argument("--features", type=Path, help="bench_learning's cache of embedded sample memes")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    memes = embed_samples(3000, args.features or Path(tempfile.gettempdir()) / "memethresher-bench-learning-3000.npz")
+    memes = embed_samples(3000, args.features)
     worlds = [int(w) for w in args.worlds.split(",")]
     started = time.process_time()
     if args.probe == "curve":

@@ -122,7 +122,7 @@ def save_page(
         "author": item.post.author, "permalink": item.post.permalink, "url": item.post.url,
         "created_utc": item.post.created_utc, "reddit_score": item.post.score,
         "skip_reason": item.reason if not item.images else None, "crawled_at": now,
-        "retry_at": retry_at if item.retry else None, "retries": 0,
+        "retry_at": retry_at if item.retry else None,
     } for item in items]  # fmt: skip
     post_ids = _insert_new_rows(connection, POSTS, rows, "key")
     taken = [item for item in items if item.post.key in post_ids and item.images]

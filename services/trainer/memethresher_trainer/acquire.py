@@ -93,6 +93,17 @@ def candidate_pairs(n: int, max_candidates: int, rng: np.random.Generator) -> tu
     return keys // n, keys % n
 
 
+def unrated_pairs(
+    n: int, max_candidates: int, rng: np.random.Generator, rated: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs of `n` memes (see `candidate_pairs`) less the `rated` ones, in either order."""
+    a, b = candidate_pairs(n, max_candidates, rng)
+    if rated is not None and len(rated[0]):
+        keep = ~np.isin(pair_keys(a, b, n), pair_keys(rated[0], rated[1], n))
+        a, b = a[keep], b[keep]
+    return a, b
+
+
 def select(
     a: np.ndarray,
     b: np.ndarray,
@@ -139,10 +150,7 @@ def propose(
         raise ValueError(f"member scores must be (N, M), got {member_scores.shape}")
     n = member_scores.shape[0]
     rng = np.random.default_rng(seed)
-    a, b = candidate_pairs(n, max_candidates, rng)
-    if exclude is not None and len(exclude[0]):
-        keep = ~np.isin(pair_keys(a, b, n), pair_keys(exclude[0], exclude[1], n))
-        a, b = a[keep], b[keep]
+    a, b = unrated_pairs(n, max_candidates, rng, exclude)
     if strategy == "random":
         value = rng.random(len(a))
     else:
