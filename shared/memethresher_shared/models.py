@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -94,6 +95,8 @@ class Meme(Base):
     status: Mapped[str] = mapped_column(String(16), default="new", index=True)  # new|embedded|failed
     failure_reason: Mapped[str | None] = mapped_column(Text)
     added_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Already in LIBRARY_DIR: embedded so curation can skip its near-duplicates, never a curation candidate.
+    in_library: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false(), index=True)
 
 
 class PostMeme(Base):
@@ -127,6 +130,8 @@ class ModelVersion(Base):
     artifact: Mapped[str] = mapped_column(String(512))  # folder in the store holding the weights
     n_ratings: Mapped[int] = mapped_column(Integer, default=0)
     is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A pinned current version is not replaced by automatic retrains until it is unpinned.
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
