@@ -12,7 +12,7 @@ from memethresher_crawler.reddit import mean_post_gap_s, parse_listing, parse_po
 
 from tests.support import reddit_posts as rp
 
-SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "reddit-samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "reddit"
 
 
 def sample(name: str) -> dict[str, Any]:

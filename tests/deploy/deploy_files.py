@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMAS = REPO.parent / "shared" / "schemas"
+COMPOSE_SCHEMA = REPO / "tests" / "data" / "compose-spec.json"
 SERVICES = ("api", "crawler", "embedder", "trainer")
 SETTINGS_BASES = {"Settings", "BaseSettings"}
 

@@ -16,8 +16,8 @@ import pytest
 from memethresher_shared import tasks
 
 from tests.deploy.deploy_files import (
+    COMPOSE_SCHEMA,
     REPO,
-    SCHEMAS,
     SERVICES,
     dockerfile,
     env_example_names,
@@ -47,14 +47,14 @@ def command(service: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.cpu.yml"])
 def test_compose_files_follow_the_compose_specification(name: str) -> None:
-    schema = json.loads((SCHEMAS / "compose-spec.json").read_text())
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
     errors = [f"{list(e.path)}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(
         without_reset(load_compose(name)))]  # fmt: skip
     assert errors == []
 
 
 def test_the_schema_check_catches_a_broken_file(compose: dict[str, Any]) -> None:
-    schema = json.loads((SCHEMAS / "compose-spec.json").read_text())
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
     broken = {
         **compose,
         "services": {**compose["services"], "api": {**compose["services"]["api"], "ports": 8000}},
