@@ -18,7 +18,6 @@ from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 # Key pressed -> the choice it stores, relative to the pair as shown (a = left).
 KEYS = [("ArrowLeft", "a"), ("ArrowRight", "b"), ("Shift+ArrowLeft", "a+"), ("Shift+ArrowRight", "b+"),
         ("ArrowDown", "tie"), ("1", "a"), ("2", "b"), ("0", "tie")]  # fmt: skip
@@ -57,7 +56,7 @@ def shown(page: Page, serial: int) -> tuple[int, int, str]:
             pair.get_attribute("data-pair-id") or "")  # fmt: skip
 
 
-def test_rate_30_pairs_by_keyboard_with_undo_and_skip(env, page: Page) -> None:  # type: ignore[no-untyped-def]
+def test_rate_30_pairs_by_keyboard_with_undo_and_skip(env, page: Page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ids = add_memes(24, title="sample meme {i} <b>& friends</b>", photos=True)
     _, batch_pairs = add_batch(add_model(), [(ids[i], ids[i + 1]) for i in range(0, 10, 2)])
     page.goto("/rate")
@@ -90,10 +89,10 @@ def test_rate_30_pairs_by_keyboard_with_undo_and_skip(env, page: Page) -> None: 
     assert [statuses[p] for p in batch_pairs[1:]] == ["rated"] * 4
     page.wait_for_function("document.getElementById('total').textContent === '28'", timeout=20000)
     assert "<b>& friends</b>" in page.locator("#left-title").inner_text()  # crawled text shown as text
-    page.screenshot(path=str(SCREENSHOTS / "rate.png"))
+    page.screenshot(path=str(tmp_path / "rate.png"))
 
 
-def test_curation_keep_discard_undo_writes_the_library(env, page: Page) -> None:  # type: ignore[no-untyped-def]
+def test_curation_keep_discard_undo_writes_the_library(env, page: Page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ids = add_memes(5, photos=True, title="a sample meme, number {i}")
     add_scores(add_model(), {meme_id: 1.0 - i / 10 for i, meme_id in enumerate(ids)}, curate=True)
     page.goto("/curate")
@@ -103,7 +102,7 @@ def test_curation_keep_discard_undo_writes_the_library(env, page: Page) -> None:
         page.wait_for_function(f"document.getElementById('item-img').dataset.memeId === '{meme_id}'")
 
     wait_item(ids[0])
-    page.screenshot(path=str(SCREENSHOTS / "curate.png"))
+    page.screenshot(path=str(tmp_path / "curate.png"))
     name.fill("Best meme ever")
     name.press("Enter")
     wait_item(ids[1])
@@ -122,7 +121,7 @@ def test_curation_keep_discard_undo_writes_the_library(env, page: Page) -> None:
     assert [items[m] for m in ids] == ["kept", "discarded", "kept", "pending", "pending"]
 
 
-def test_label_20_memes_and_see_the_auroc(env, page: Page) -> None:  # type: ignore[no-untyped-def]
+def test_label_20_memes_and_see_the_auroc(env, page: Page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ids = add_memes(24, photos=True)
     model = add_model()
     add_scores(model, {meme_id: float(i) for i, meme_id in enumerate(ids)})
@@ -141,7 +140,7 @@ def test_label_20_memes_and_see_the_auroc(env, page: Page) -> None:  # type: ign
         "document.getElementById('auroc') && document.getElementById('auroc').textContent === '1.000'"
     )
     assert page.locator("#report svg").count() == 3
-    page.screenshot(path=str(SCREENSHOTS / "evaluate.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "evaluate.png"), full_page=True)
 
 
 def test_dashboard_sources_and_models_pages(env, page: Page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -154,13 +153,13 @@ def test_dashboard_sources_and_models_pages(env, page: Page, tmp_path: Path) -> 
     page.locator("input[name=target]").fill("r/memes+dankmemes")
     page.locator("#add-source button").click()
     page.wait_for_selector("text=r/memes+dankmemes")
-    page.screenshot(path=str(SCREENSHOTS / "sources.png"))
+    page.screenshot(path=str(tmp_path / "sources.png"))
     page.goto("/models")
     page.wait_for_selector("text=v1")
-    page.screenshot(path=str(SCREENSHOTS / "models.png"))
+    page.screenshot(path=str(tmp_path / "models.png"))
     page.goto("/dashboard")
     page.wait_for_selector("#queues >> text=embed")
-    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"))
+    page.screenshot(path=str(tmp_path / "dashboard.png"))
 
 
 def test_a_save_that_fails_is_retried_until_the_server_is_back(env, server: Server, page: Page) -> None:  # type: ignore[no-untyped-def]
