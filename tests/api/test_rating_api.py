@@ -157,7 +157,7 @@ def test_a_broker_outage_never_loses_a_rating(env, monkeypatch: pytest.MonkeyPat
     with TestClient(create_app()) as client:
         response = client.post("/api/ratings", json={"a": ids[0], "b": ids[1], "choice": "a"})
         assert response.status_code == 201
-        assert client.get("/healthz").json() == {"status": "degraded", "database": True, "broker": False}
+        assert client.get("/healthz").json() == {"status": "degraded", "database": True, "broker": False, "folders": []}
     assert len(stored_ratings()) == 1
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -75,6 +76,18 @@ def test_redis_keeps_an_append_only_file_and_postgres_a_volume(compose: dict[str
     )
     assert "redis:/data" in redis["volumes"]
     assert "postgres:/var/lib/postgresql/data" in postgres["volumes"]
+
+
+def test_every_folder_the_api_writes_is_on_a_volume(compose: dict[str, Any]) -> None:
+    from memethresher_api.folders import configured_folders
+    from memethresher_api.settings import ApiSettings
+
+    api = compose["services"]["api"]
+    names = ("data_dir", "storage", "library_dir")
+    settings = ApiSettings(**{n: api["environment"][f"MEMETHRESHER_{n.upper()}"] for n in names})
+    mounts = [Path(volume.split(":")[-1]) for volume in api["volumes"] if not volume.endswith(":ro")]
+    for name, folder in configured_folders(settings).items():
+        assert folder in mounts, f"the {name} ({folder}) is not on a volume"
 
 
 def test_nothing_starts_before_the_migration_succeeded(compose: dict[str, Any]) -> None:

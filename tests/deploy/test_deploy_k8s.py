@@ -222,6 +222,21 @@ def test_the_image_store_is_one_read_write_many_volume(overlay: tuple[str, list[
         assert mounts[config["data"]["MEMETHRESHER_STORAGE"]]["name"] == "data", name
 
 
+def test_every_folder_the_api_writes_is_on_a_mounted_volume(overlay: tuple[str, list[dict[str, Any]]]) -> None:
+    from memethresher_api.folders import configured_folders
+    from memethresher_api.settings import ApiSettings
+
+    _, rendered = overlay
+    (config,) = [c for c in objects(rendered, "ConfigMap").values() if "MEMETHRESHER_DATA_DIR" in c["data"]]
+    names = ("data_dir", "storage", "library_dir")
+    settings = ApiSettings(**{n: config["data"][f"MEMETHRESHER_{n.upper()}"] for n in names})
+    api = main_container(rendered, "api")
+    assert api["securityContext"]["readOnlyRootFilesystem"] is True  # so only volumes can be written
+    mounts = [Path(m["mountPath"]) for m in api["volumeMounts"] if not m.get("readOnly")]
+    for name, folder in configured_folders(settings).items():
+        assert any(folder.is_relative_to(mount) for mount in mounts), f"the {name} ({folder}) is not on a volume"
+
+
 def test_images_are_tagged_and_workers_run_what_compose_runs(
     overlay: tuple[str, list[dict[str, Any]]],
 ) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from memethresher_api import broker
 from memethresher_api.deps import SessionDep, SettingsDep
+from memethresher_api.folders import folder_problems
 from memethresher_api.offered import OfferedPairs
 from memethresher_api.ratings import RetrainRequests
 from memethresher_api.routes import admin, curation, evaluation, images, pages, rating
@@ -64,12 +65,16 @@ def metrics() -> Response:
 
 
 def healthz(session: SessionDep, settings: SettingsDep) -> JSONResponse:
-    """200 when the database answers; reports whether the broker is reachable too."""
+    """200 when the database answers and every folder the API writes can be written; reports
+    whether the broker is reachable too."""
     try:
         session.execute(text("SELECT 1"))
         database = True
     except Exception:
         database = False
     reachable = broker.broker_reachable(settings.broker_url)
-    body = HealthOut(status="ok" if database and reachable else "degraded", database=database, broker=reachable)
-    return JSONResponse(body.model_dump(), status_code=200 if database else 503)
+    problems = folder_problems(settings)
+    healthy = database and not problems
+    body = HealthOut(status="ok" if healthy and reachable else "degraded", database=database, broker=reachable,
+                     folders=problems)  # fmt: skip
+    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)

@@ -83,6 +83,8 @@ class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     database: bool
     broker: bool
+    # One message per folder the API cannot write (which one, and why); any makes /healthz fail.
+    folders: list[str] = []
 
 
 class CurationItemOut(BaseModel):

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from memethresher_api import thumbnails
+from memethresher_api import folders, thumbnails
 from memethresher_api.deps import IdPath, SettingsDep, field_error, in_thread
 from memethresher_api.settings import ApiSettings
 
@@ -151,8 +151,9 @@ async def thumbnail(meme_id: IdPath, size: int, settings: SettingsDep, request: 
     # A thumbnail already in `RecentThumbnails` was answered by `RecentThumbnailsFirst`.
     facts = await _facts(meme_id, settings)
     source = get_store().path(facts.storage_key)
+    cache_dir = folders.thumbnail_cache(folders.configured_thumbnail_cache(settings))
     try:
-        data = await run_in_threadpool(_thumbnail_bytes, source, settings.data_dir / "thumbnails", facts.sha256, size)
+        data = await run_in_threadpool(_thumbnail_bytes, source, cache_dir, facts.sha256, size)
     except FileNotFoundError:
         _missing(meme_id)
     except OSError as error:  # Pillow cannot decode it: the original is still served
