@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 from memethresher_api.main import create_app
 from memethresher_api.settings import get_api_settings
 
+from tests.api.helpers import BASE_URL
+
 
 @pytest.fixture(autouse=True)
 def _fresh_api_settings() -> Iterator[None]:
@@ -25,11 +27,11 @@ def any_env(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def client(env) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    with TestClient(create_app()) as test_client:
+    with TestClient(create_app(), base_url=BASE_URL) as test_client:
         yield test_client
 
 
 @pytest.fixture
 def any_client(any_env) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    with TestClient(create_app()) as test_client:
+    with TestClient(create_app(), base_url=BASE_URL) as test_client:
         yield test_client

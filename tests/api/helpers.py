@@ -28,6 +28,8 @@ from memethresher_shared.store import get_store, sha256_hex
 from PIL import Image, ImageDraw
 
 DIM = 16
+# A host name the API answers to by default (it refuses names it does not know, e.g. "testserver").
+BASE_URL = "http://localhost"
 
 
 def image_bytes(seed: int, size: tuple[int, int] = (120, 90), fmt: str = "PNG") -> bytes:
@@ -160,6 +162,17 @@ class Server:
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError(f"uvicorn not ready:\n{self.log.read_text(errors='replace')}")
+
+    def __enter__(self) -> Server:
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -10,7 +10,7 @@ from memethresher_shared.db import session_scope
 from memethresher_shared.models import AcquisitionPair, Rating
 from sqlalchemy import select
 
-from tests.api.helpers import add_batch, add_memes, add_model
+from tests.api.helpers import BASE_URL, add_batch, add_memes, add_model
 
 
 def stored_ratings() -> list[tuple[int, int, str, str, int | None]]:
@@ -154,7 +154,7 @@ def test_a_broker_outage_never_loses_a_rating(env, monkeypatch: pytest.MonkeyPat
     from memethresher_api.main import create_app
 
     ids = add_memes(2)
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(), base_url=BASE_URL) as client:
         response = client.post("/api/ratings", json={"a": ids[0], "b": ids[1], "choice": "a"})
         assert response.status_code == 201
         assert client.get("/healthz").json() == {"status": "degraded", "database": True, "broker": False, "folders": []}
@@ -187,7 +187,7 @@ def test_axes_are_saved_together_or_not_at_all(env, monkeypatch: pytest.MonkeyPa
     from memethresher_api.main import create_app
 
     ids = add_memes(2)
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(), base_url=BASE_URL) as client:
         assert 'data-config=\'{"axes": ["funny", "aesthetic"]' in client.get("/rate").text
         both = [
             {"a": ids[0], "b": ids[1], "choice": c, "axis": axis} for c, axis in (("a", "funny"), ("b+", "aesthetic"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -12,7 +13,8 @@ from tests.api.helpers import add_batch, add_memes, add_model, add_scores
 EXAMPLES_PER_OPERATION = 15
 
 
-def test_no_server_errors_from_generated_requests(env) -> None:  # type: ignore[no-untyped-def]
+def test_no_server_errors_from_generated_requests(env, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MEMETHRESHER_ALLOWED_HOSTS", '["testserver"]')  # the name schemathesis sends
     ids = add_memes(4)
     model = add_model()
     add_batch(model, [(ids[0], ids[1])])

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from memethresher_api.main import create_app
 from memethresher_api.settings import get_api_settings
 from PIL import Image
 
-from tests.api.helpers import add_memes
+from tests.api.helpers import BASE_URL, Server, add_memes
 
 
 def test_off_loopback_without_a_token_refuses_to_start(env, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -23,7 +26,7 @@ def guarded(env, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-de
     monkeypatch.setenv("MEMETHRESHER_HOST", "0.0.0.0")
     monkeypatch.setenv("MEMETHRESHER_API_TOKEN", "s3cret-token")
     get_api_settings.cache_clear()
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(), base_url=BASE_URL) as client:
         yield client
 
 
@@ -43,6 +46,56 @@ def test_off_loopback_needs_the_token(guarded: TestClient) -> None:
     assert response.status_code == 201
 
 
+def test_a_token_with_non_ascii_characters_is_refused_with_a_message(guarded: TestClient) -> None:
+    login = guarded.post("/login", data={"token": "s3cret-tökén"})
+    assert login.status_code == 401 and "That token is not right." in login.text
+    bearer = guarded.get("/api/stats", headers={"Authorization": "Bearer s3cret-t\u00f6ken".encode()})
+    assert bearer.status_code == 401 and "authentication required" in bearer.json()["detail"]
+    cookie = {"Cookie": "memethresher_session=caf\u00e9".encode()}
+    assert guarded.get("/api/stats", headers=cookie).status_code == 401
+
+
+def test_a_non_ascii_token_configured_works_as_sent(env, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MEMETHRESHER_HOST", "0.0.0.0")
+    monkeypatch.setenv("MEMETHRESHER_API_TOKEN", "mèmes-sécrets")
+    get_api_settings.cache_clear()
+    with TestClient(create_app(), base_url=BASE_URL) as client:
+        assert client.post("/login", data={"token": "mèmes-sécrets"}, follow_redirects=False).status_code == 303
+        assert client.get("/api/stats").status_code == 200
+        client.cookies.clear()
+        bearer = {"Authorization": "Bearer mèmes-sécrets".encode()}
+        assert client.get("/api/stats", headers=bearer).status_code == 200
+
+
+@pytest.fixture
+def served(env) -> Iterator[Server]:  # type: ignore[no-untyped-def]
+    with Server(env.vars, env.root / "uvicorn.log") as running:
+        yield running
+
+
+def test_a_page_on_another_host_name_is_refused_even_from_its_own_origin(served: Server) -> None:
+    """DNS rebinding: evil.example resolves to 127.0.0.1, so its page is same-origin with itself."""
+    ids = add_memes(2)
+    port = served.url.rsplit(":", 1)[1]
+    rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+    with httpx.Client(base_url=served.url, timeout=10) as http:
+        refused = http.post("/api/ratings", json={"a": ids[0], "b": ids[1], "choice": "a"}, headers=rebound)
+        assert refused.status_code == 400 and "'evil.example'" in refused.json()["detail"]
+        assert http.get("/api/stats", headers={"Host": "evil.example"}).status_code == 400
+        assert http.get("/rate", headers={"Host": f"EVIL.example:{port}"}).status_code == 400
+        for name in ("127.0.0.1", "localhost", "[::1]"):
+            assert http.get("/api/stats", headers={"Host": f"{name}:{port}"}).status_code == 200, name
+        assert http.get("/api/stats").json()["ratings"] == 0
+
+
+def test_host_names_can_be_configured(env) -> None:  # type: ignore[no-untyped-def]
+    configured = {**env.vars, "MEMETHRESHER_ALLOWED_HOSTS": '["memes.home"]'}
+    with Server(configured, env.root / "uvicorn.log") as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        assert http.get("/api/stats", headers={"Host": "memes.home:8000"}).status_code == 200
+        refused = http.get("/api/stats", headers={"Host": "localhost"})
+        assert refused.status_code == 400 and "MEMETHRESHER_ALLOWED_HOSTS" in refused.json()["detail"]
+
+
 def test_cross_site_state_changes_are_refused(client: TestClient) -> None:
     ids = add_memes(2)
     body = {"a": ids[0], "b": ids[1], "choice": "a"}
@@ -54,7 +107,7 @@ def test_cross_site_state_changes_are_refused(client: TestClient) -> None:
     )
     assert form.status_code == 422
     assert client.get("/api/stats").json()["ratings"] == 0
-    same = client.post("/api/ratings", json=body, headers={"Origin": "http://testserver"})
+    same = client.post("/api/ratings", json=body, headers={"Origin": BASE_URL})
     assert same.status_code == 201
 
 

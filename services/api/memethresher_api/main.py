@@ -45,7 +45,11 @@ def create_app() -> FastAPI:
     # Inside the security checks: the rating loop's hot requests, answered ahead of routing.
     app.add_middleware(images.RecentThumbnailsFirst, recent=app.state.thumbnails)
     app.add_middleware(RatingLoopFirst)
-    app.add_middleware(SecurityMiddleware, token=settings.api_token if settings.needs_token else "")
+    app.add_middleware(
+        SecurityMiddleware,
+        token=settings.api_token if settings.needs_token else "",
+        answered_hosts=settings.answered_hosts,
+    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (rating, curation, evaluation, admin, images, pages):
         app.include_router(module.router)

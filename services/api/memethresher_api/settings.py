@@ -8,6 +8,7 @@ from memethresher_shared.settings import Settings
 from pydantic import Field, field_validator
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 # Key (as in KeyboardEvent.key, "Shift+" prefixed for much-better) -> action on the rating page.
 DEFAULT_KEY_MAP: dict[str, str] = {
@@ -32,6 +33,10 @@ class ApiSettings(Settings):
 
     # Required when the API is bound off loopback; the login page and bearer header check it.
     api_token: str = ""
+    # Host names the API answers to (the `Host` header, without port), so a page on another name
+    # that resolves here (DNS rebinding) is refused. Empty: the loopback names and `host`; bound to
+    # every interface (0.0.0.0, ::), any name, as the token then guards every request. "*": any.
+    allowed_hosts: list[str] = Field(default_factory=list)
     key_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_KEY_MAP))
     # Extra rating axes (e.g. ["funny", "useful"]); empty means one overall judgement.
     rating_axes: list[str] = Field(default_factory=list)
@@ -58,6 +63,14 @@ class ApiSettings(Settings):
     @property
     def needs_token(self) -> bool:
         return self.host not in LOOPBACK_HOSTS
+
+    @property
+    def answered_hosts(self) -> frozenset[str] | None:
+        """The host names requests may name, lower case; None for any."""
+        if "*" in self.allowed_hosts or (not self.allowed_hosts and self.host in WILDCARD_HOSTS):
+            return None
+        names = self.allowed_hosts or [*LOOPBACK_HOSTS, self.host]
+        return frozenset(name.lower().strip("[]") for name in names)
 
 
 @functools.cache

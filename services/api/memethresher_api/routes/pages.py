@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +12,7 @@ from memethresher_shared.models import ModelVersion
 
 from memethresher_api import evaluation_data, queries
 from memethresher_api.deps import SessionDep, SettingsDep
-from memethresher_api.security import COOKIE, session_value
+from memethresher_api.security import COOKIE, session_value, token_matches
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -90,7 +89,7 @@ def login(
     next: Annotated[str, Form()] = "/rate",
 ) -> Response:
     """Check the token and set a SameSite=Strict session cookie."""
-    if not settings.api_token or not hmac.compare_digest(token, settings.api_token):
+    if not settings.api_token or not token_matches(token, settings.api_token):
         response = _page(request, "login.html", next=_safe_next(next), error="That token is not right.")
         response.status_code = 401
         return response
