@@ -7,7 +7,7 @@ import random
 from collections.abc import Collection
 from typing import Any
 
-from memethresher_shared.models import AcquisitionBatch, AcquisitionPair, Embedding, Meme, ModelVersion
+from memethresher_shared.models import AcquisitionBatch, AcquisitionPair, Embedding, Meme, ModelVersion, Rating
 from sqlalchemy import Connection, Select, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -101,25 +101,58 @@ def acquisition_pairs(session: Database, encoder: str, count: int, exclude: Coll
     ]
 
 
+# Random memes drawn per request to pair up: enough that some pair among them is still unrated
+# long after most pairs of a small collection have been.
+RANDOM_POOL = 64
+
+
 def random_pairs(session: Database, encoder: str, count: int) -> list[PairOut]:
-    """Random pairs of embedded memes, never a meme with itself."""
-    memes: list[tuple[int, str | None, str | None]] = list(
-        session.execute(
+    """Random pairs of embedded memes, never a meme with itself and never a pair already rated."""
+    memes = {
+        meme_id: (meme_id, title, subreddit)
+        for meme_id, title, subreddit in session.execute(
             select(Meme.id, Meme.title, Meme.subreddit)
             .join(Embedding, (Embedding.meme_id == Meme.id) & (Embedding.encoder == encoder))
             .order_by(func.random())
-            .limit(2 * count)
+            .limit(max(2 * count, RANDOM_POOL))
         )
-    )
+    }
     if len(memes) < 2:
         raise NotEnoughMemes(f"fewer than two memes are embedded with {encoder!r}; crawl and embed some first")
-    if len(memes) < 2 * count:
-        # A tiny collection: reuse memes across pairs, still never one with itself.
-        memes = [m for _ in range(count) for m in random.sample(memes, 2)]
-    return [
-        PairOut(a=meme_out_of(*a), b=meme_out_of(*b), origin="random")
-        for a, b in zip(memes[0::2], memes[1::2], strict=True)
-    ]
+    chosen = unrated_pairs(list(memes), rated_among(session, list(memes)), count)
+    if not chosen:
+        raise NotEnoughMemes("every pair of the memes drawn has been rated already; crawl and embed some more")
+    return [PairOut(a=meme_out_of(*memes[a]), b=meme_out_of(*memes[b]), origin="random") for a, b in chosen]
+
+
+def rated_among(session: Database, meme_ids: list[int]) -> set[frozenset[int]]:
+    """The pairs of these memes that have a rating, in either order."""
+    rows = session.execute(
+        select(Rating.a_id, Rating.b_id).where(Rating.a_id.in_(meme_ids), Rating.b_id.in_(meme_ids)).distinct()
+    )
+    return {frozenset(row) for row in rows}
+
+
+def unrated_pairs(meme_ids: list[int], rated: set[frozenset[int]], count: int) -> list[tuple[int, int]]:
+    """Up to `count` pairs of different memes not in `rated`, in the order given; each meme in one pair
+    while unused memes remain, then (a tiny collection) memes again in new pairs."""
+    chosen: list[tuple[int, int]] = []
+    taken: set[frozenset[int]] = set()
+    used: set[int] = set()
+    for reuse in (False, True):
+        for i, a in enumerate(meme_ids):
+            for b in meme_ids[i + 1 :]:
+                if len(chosen) == count:
+                    return chosen
+                if not reuse and a in used:
+                    break
+                pair = frozenset((a, b))
+                if pair in rated or pair in taken or (not reuse and b in used):
+                    continue
+                chosen.append((a, b))
+                taken.add(pair)
+                used.update(pair)
+    return chosen
 
 
 def next_pairs(
