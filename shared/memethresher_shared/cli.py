@@ -48,7 +48,7 @@ def up(demo: bool) -> None:
     """Run everything: migrations, Redis (embedded unless MEMETHRESHER_BROKER_URL is set), the API,
     one Celery worker per queue, beat and Flower. Ctrl-C stops every process."""
     from memethresher_shared.embedded_redis import EmbeddedRedis
-    from memethresher_shared.launcher import Supervisor, children, wait_for_http
+    from memethresher_shared.launcher import Supervisor, children, flower_url, wait_for_http
     from memethresher_shared.migrate import upgrade
     from memethresher_shared.observability import get_observability_settings
 
@@ -84,7 +84,7 @@ def up(demo: bool) -> None:
         click.echo(f"  curation      {base}/curate")
         click.echo(f"  dashboard     {base}/")
         click.echo(f"  API docs      {base}/docs")
-        click.echo(f"  Flower        http://{settings.host}:{settings.flower_port}/")
+        click.echo(f"  Flower        {flower_url(settings)}")
         click.echo("Press Ctrl-C to stop.")
         while not stopping:
             if dead := supervisor.dead():

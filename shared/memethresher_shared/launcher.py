@@ -18,6 +18,8 @@ import httpx
 from memethresher_shared.settings import Settings
 
 CELERY = [sys.executable, "-m", "celery"]
+# Flower's basic-auth user when `memethresher up` serves off loopback; the password is the API token.
+FLOWER_USER = "memethresher"
 
 
 @dataclass
@@ -38,6 +40,33 @@ def worker(name: str, module: str, queues: str, metrics_port: int, data_dir: Pat
     return Child(name, args, env)
 
 
+def flower_access(settings: Settings) -> tuple[str, dict[str, str]]:
+    """Flower's address and environment. Off loopback it asks for the API token as its password, or
+    stays on loopback when the token cannot be one (Flower splits credentials at commas, compares ASCII)."""
+    if not settings.needs_token:
+        return settings.host, {}
+    token = settings.api_token
+    if not token:
+        raise RuntimeError(f"MEMETHRESHER_HOST is {settings.host!r}, not loopback: set MEMETHRESHER_API_TOKEN")
+    if token.isascii() and token.isprintable() and "," not in token:
+        return settings.host, {"FLOWER_BASIC_AUTH": f"{FLOWER_USER}:{token}"}
+    return "127.0.0.1", {}
+
+
+def flower_url(settings: Settings) -> str:
+    """Where a user finds Flower, and how to log in."""
+    address, env = flower_access(settings)
+    login = f" (user {FLOWER_USER}, the API token as password)" if env else ""
+    return f"http://{address}:{settings.flower_port}/{login}"
+
+
+def flower(settings: Settings) -> Child:
+    address, env = flower_access(settings)
+    args = [*CELERY, "-A", "memethresher_shared.celery_app", "flower", f"--port={settings.flower_port}",
+            f"--address={address}"]  # fmt: skip
+    return Child("flower", args, env)
+
+
 def children(settings: Settings, metrics_port: int = 9100) -> list[Child]:
     """Every process of the system, in start order. Worker i serves metrics on `metrics_port + i` (0: off)."""
     port = (lambda i: metrics_port + i if metrics_port else 0)  # noqa: E731
@@ -49,8 +78,7 @@ def children(settings: Settings, metrics_port: int = 9100) -> list[Child]:
         worker("scorer", "memethresher_trainer.tasks", "score", port(4), data),
         Child("beat", [*CELERY, "-A", "memethresher_shared.celery_app", "beat", "--loglevel", "INFO",
                        "-s", str(settings.data_dir / "celerybeat-schedule")]),  # fmt: skip
-        Child("flower", [*CELERY, "-A", "memethresher_shared.celery_app", "flower",
-                         f"--port={settings.flower_port}", f"--address={settings.host}"]),  # fmt: skip
+        flower(settings),
         Child("api", [sys.executable, "-m", "uvicorn", "--factory", "memethresher_api.main:create_app",
                       "--host", settings.host, "--port", str(settings.port), "--log-level", "warning"]),  # fmt: skip
     ]

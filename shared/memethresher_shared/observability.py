@@ -37,7 +37,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from memethresher_shared import tasks
 from memethresher_shared.logs import configure_logging
-from memethresher_shared.settings import ENV_PREFIX
+from memethresher_shared.settings import ENV_PREFIX, get_settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Seconds: a crawl page takes under one, a training run minutes.
@@ -53,7 +53,8 @@ class ObservabilitySettings(BaseSettings):
 
     # 0 turns the worker's metrics endpoint off (several workers on one host need distinct ports).
     metrics_port: int = Field(default=9100, ge=0, le=65535)
-    metrics_addr: str = "0.0.0.0"
+    # Empty: the `host` setting, so a worker's metrics are reachable where the API is and no further.
+    metrics_addr: str = ""
     log_format: Literal["json", "text"] = "json"
     # Empty: a worker's `--loglevel`, INFO elsewhere.
     log_level: str = ""
@@ -258,7 +259,8 @@ def start_metrics_server(port: int | None = None, addr: str | None = None) -> in
     if port == 0:
         return None
     try:
-        server, _thread = start_http_server(port, addr or settings.metrics_addr, registry=metrics_registry())
+        address = addr or settings.metrics_addr or get_settings().host
+        server, _thread = start_http_server(port, address, registry=metrics_registry())
     except OSError as error:
         # A busy port must not stop the worker from doing its work.
         log.warning("metrics endpoint not started on port %s: %s", port, error)

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "MEMETHRESHER_"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 # The 5-point rating scale; the trainer maps each choice to a soft target.
 CHOICES = ("a+", "a", "tie", "b", "b+")
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     flower_port: int = Field(default=5555, ge=0, le=65535)
+    # Required when `host` is not loopback: the API asks for it, and so does Flower under `memethresher up`.
+    api_token: str = ""
 
     embed_batch_size: int = Field(default=32, ge=1)
     retrain_every: int = Field(default=20, ge=1, description="new ratings that trigger a retrain")
@@ -49,6 +52,10 @@ class Settings(BaseSettings):
         if not url.startswith(("sqlite", "postgresql")):
             raise ValueError("MEMETHRESHER_DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL")
         return url
+
+    @property
+    def needs_token(self) -> bool:
+        return self.host not in LOOPBACK_HOSTS
 
 
 @functools.cache

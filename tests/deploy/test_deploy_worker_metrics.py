@@ -1,4 +1,5 @@
-"""A real prefork worker serves the metrics of all its pool processes, and logs JSON with task ids."""
+"""A real prefork worker serves the metrics of all its pool processes on the host setting's address, and logs
+JSON with task ids."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 from memethresher_shared import celery_app
@@ -66,3 +68,19 @@ def test_prefork_worker_serves_metrics_of_every_pool_process(
     probes = [entry for entry in logged if entry["message"].startswith("probe embedded")]
     assert len(probes) == 8 and {entry["task_id"] for entry in probes} == ids
     assert all(entry["service"] == "embedder" for entry in probes)
+
+
+def test_worker_metrics_bind_to_the_host_setting_not_every_interface(
+    tmp_path: Path, redis_conn: redis.Redis, start_worker: Callable[..., object]
+) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "MEMETHRESHER_METRICS_ADDR"}
+    env |= {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"), "MEMETHRESHER_METRICS_PORT": str(port),
+            "MEMETHRESHER_HOST": "127.0.0.2"}  # fmt: skip
+    (tmp_path / "prometheus").mkdir()
+    start_worker("tests.deploy.metrics_worker_app", "embed", env)
+
+    def listening() -> set[str]:
+        return {c.laddr.ip for c in psutil.net_connections("tcp") if c.status == "LISTEN" and c.laddr.port == port}
+
+    assert wait_until(listening, timeout_s=20, message=f"the worker's metrics endpoint on port {port}") == {"127.0.0.2"}

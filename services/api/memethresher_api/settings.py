@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import functools
 
-from memethresher_shared.settings import Settings
+from memethresher_shared.settings import LOOPBACK_HOSTS, Settings
 from pydantic import Field, field_validator
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 # Key (as in KeyboardEvent.key, "Shift+" prefixed for much-better) -> action on the rating page.
@@ -31,8 +30,6 @@ ACTIONS = ("a+", "a", "tie", "b", "b+", "undo", "skip", "help")
 class ApiSettings(Settings):
     """What only the web service needs."""
 
-    # Required when the API is bound off loopback; the login page and bearer header check it.
-    api_token: str = ""
     # Host names the API answers to (the `Host` header, without port), so a page on another name
     # that resolves here (DNS rebinding) is refused. Empty: the loopback names and `host`; bound to
     # every interface (0.0.0.0, ::), any name, as the token then guards every request. "*": any.
@@ -59,10 +56,6 @@ class ApiSettings(Settings):
             if not axis.isidentifier() or len(axis) > 32:
                 raise ValueError(f"MEMETHRESHER_RATING_AXES: {axis!r} must be a short identifier")
         return axes
-
-    @property
-    def needs_token(self) -> bool:
-        return self.host not in LOOPBACK_HOSTS
 
     @property
     def answered_hosts(self) -> frozenset[str] | None:
