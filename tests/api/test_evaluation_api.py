@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import TrainingMetric
@@ -29,7 +30,7 @@ def test_labels_then_report_gives_auroc_and_plots(any_client: TestClient) -> Non
         assert body["labelled"] == i + 1
     assert any_client.get("/api/evaluation/next").status_code == 404
     report = any_client.get("/api/evaluation/report").json()
-    assert report["auroc"] == 0.96 and report["scored_labelled"] == 10
+    assert report["auroc"] == 0.96 and report["rests_on"] == 10 and report["labelled"] == 10
     assert report["precision_at_top"]["0.1"] == 1.0
     page = any_client.get("/evaluate/report").text
     assert 'AUROC <b id="auroc">0.960</b>' in page and page.count("<svg") == 3
@@ -48,3 +49,37 @@ def test_labels_can_be_undone_and_bad_ones_are_422(client: TestClient) -> None:
 def test_report_without_a_model_is_404_and_the_page_says_so(client: TestClient) -> None:
     assert client.get("/api/evaluation/report").status_code == 404
     assert "No model to evaluate yet" in client.get("/evaluate/report").text
+
+
+def test_memes_in_ratings_are_never_offered_for_labelling(any_client: TestClient) -> None:
+    ids = add_memes(6)
+    for a, b in [(ids[0], ids[1]), (ids[2], ids[0])]:
+        assert any_client.post("/api/ratings", json={"a": a, "b": b, "choice": "a"}).status_code == 201
+    offered = set()
+    for _ in range(3):
+        meme = any_client.get("/api/evaluation/next").json()["meme"]
+        offered.add(meme["id"])
+        any_client.post("/api/evaluation/labels", json={"meme_id": meme["id"], "good": True})
+    assert offered == set(ids[3:])
+    response = any_client.get("/api/evaluation/next")
+    assert response.status_code == 404 and "labelled or rated" in response.json()["detail"]
+
+
+def test_the_report_leaves_out_labels_on_memes_rated_since_and_says_so(any_client: TestClient) -> None:
+    ids = add_memes(8)
+    model = add_model()
+    add_scores(model, {meme_id: float(i) for i, meme_id in enumerate(ids[:7])})  # the last is not scored
+    verdicts = [False, True, False, True, True, False, True, True]
+    for meme_id, good in zip(ids, verdicts, strict=True):
+        any_client.post("/api/evaluation/labels", json={"meme_id": meme_id, "good": good})
+    # Counting every label, AUROC would be 8/12; the lowest and the highest scored memes are then
+    # rated (the model learns from them), which leaves good 1, 3, 4 against bad 2, 5: 2/6.
+    any_client.post("/api/ratings", json={"a": ids[0], "b": ids[6], "choice": "b"})
+    report = any_client.get("/api/evaluation/report").json()
+    assert report["auroc"] == pytest.approx(1 / 3)
+    assert (report["labelled"], report["rests_on"]) == (8, 5)
+    assert report["left_out"] == {"rated since labelled": 2, "not scored by this model": 1}
+    assert sum(band["labelled"] for band in report["bands"]) == 5
+    page = any_client.get("/evaluate/report").text
+    assert "rests on <b id=\"rests-on\">5</b> of 8 labels" in page
+    assert "left out: 2 rated since labelled, 1 not scored by this model" in page

@@ -1,5 +1,5 @@
-"""Model evaluation from the user's good/bad labels (pure numpy): ROC, AUROC, precision by
-score percentile, and the score CDF."""
+"""Model evaluation from the user's good/bad labels (pure numpy): ROC, precision by score percentile,
+and the score CDF (AUROC is `memethresher_shared.metrics.auroc`)."""
 
 from __future__ import annotations
 
@@ -20,33 +20,6 @@ class PercentileBand:
     @property
     def precision(self) -> float | None:
         return self.good / self.labelled if self.labelled else None
-
-
-def auroc(scores: np.ndarray, good: np.ndarray) -> float | None:
-    """Probability a random good meme outscores a random bad one (ties count half); None without both."""
-    scores = np.asarray(scores, dtype=np.float64)
-    good = np.asarray(good, dtype=bool)
-    n_good, n_bad = int(good.sum()), int((~good).sum())
-    if n_good == 0 or n_bad == 0:
-        return None
-    ranks = _average_ranks(scores)
-    rank_sum = float(ranks[good].sum())
-    return (rank_sum - n_good * (n_good + 1) / 2) / (n_good * n_bad)
-
-
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, tied values sharing their mean rank."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    ranks = np.empty(len(values), dtype=np.float64)
-    start = 0
-    while start < len(values):
-        end = start
-        while end + 1 < len(values) and sorted_values[end + 1] == sorted_values[start]:
-            end += 1
-        ranks[order[start : end + 1]] = (start + end) / 2 + 1
-        start = end + 1
-    return ranks
 
 
 def roc_curve(scores: np.ndarray, good: np.ndarray) -> list[tuple[float, float]]:

@@ -1,4 +1,8 @@
-"""Reads for the evaluation page: labels joined with a model version's scores, and loss curves."""
+"""Reads for the evaluation page: labels joined with a model version's scores, and loss curves.
+
+Labels measure a model only on memes it never learnt from: the page offers memes that appear in
+no rating, and the report leaves out labels on memes rated since they were labelled (training data
+for this model or the next, which would make AUROC look better than it is)."""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from memethresher_shared.models import Embedding, EvaluationLabel, Meme, ModelVersion, Score, TrainingMetric
-from sqlalchemy import func, select
+from memethresher_shared import metrics
+from memethresher_shared.models import Embedding, EvaluationLabel, Meme, ModelVersion, Rating, Score, TrainingMetric
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from memethresher_api import evaluation, svg
@@ -20,8 +25,9 @@ class Report:
     """Everything the evaluation page shows for one model version."""
 
     model_version_id: int
-    labelled: int
-    scored_labelled: int
+    labelled: int  # every label
+    rests_on: int  # the labels this report counts
+    left_out: dict[str, int]  # labels not counted, by reason
     auroc: float | None
     precision_at_top: dict[str, float | None]
     bands: list[dict[str, Any]]
@@ -33,12 +39,18 @@ class Report:
         return {k: v for k, v in self.__dict__.items() if not k.endswith("_svg")}
 
 
+def is_rated(meme_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """Whether the meme is in any rating, on either side."""
+    return exists().where(or_(Rating.a_id == meme_id, Rating.b_id == meme_id))
+
+
 def next_unlabelled(session: Session, encoder: str) -> Meme | None:
+    """A random embedded meme neither labelled nor in any rating."""
     labelled = select(EvaluationLabel.meme_id)
     return session.scalar(
         select(Meme)
         .join(Embedding, (Embedding.meme_id == Meme.id) & (Embedding.encoder == encoder))
-        .where(Meme.id.not_in(labelled))
+        .where(Meme.id.not_in(labelled), ~is_rated(Meme.id))
         .order_by(func.random())
         .limit(1)
     )
@@ -59,24 +71,36 @@ def _loss_svg(session: Session, model_version_id: int) -> str:
     return svg.line_chart("Loss during training", [("train", train), ("validation", val)], "step", "loss")
 
 
-def report(session: Session, model: ModelVersion) -> Report:
-    labelled = session.execute(
-        select(Score.mean, EvaluationLabel.good)
-        .join(EvaluationLabel, EvaluationLabel.meme_id == Score.meme_id)
-        .where(Score.model_version_id == model.id)
+def held_out_labels(session: Session, model_version_id: int) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Scores (N,) and verdicts (N,) of the labelled memes never rated and scored by this model, and
+    how many labels were left out, by reason."""
+    rows = session.execute(
+        select(Score.mean, EvaluationLabel.good, is_rated(EvaluationLabel.meme_id)).outerjoin(
+            Score, (Score.meme_id == EvaluationLabel.meme_id) & (Score.model_version_id == model_version_id)
+        )
     ).all()
-    scores = np.array([s for s, _ in labelled], dtype=np.float64)
-    good = np.array([g for _, g in labelled], dtype=bool)
+    counted = [(mean, good) for mean, good, rated in rows if not rated and mean is not None]
+    left_out = {
+        "rated since labelled": sum(1 for _, _, rated in rows if rated),
+        "not scored by this model": sum(1 for mean, _, rated in rows if not rated and mean is None),
+    }
+    scores = np.array([mean for mean, _ in counted], dtype=np.float64)
+    return scores, np.array([good for _, good in counted], dtype=bool), left_out
+
+
+def report(session: Session, model: ModelVersion) -> Report:
+    scores, good, left_out = held_out_labels(session, model.id)
     all_scores = np.array(
         list(session.scalars(select(Score.mean).where(Score.model_version_id == model.id))), dtype=np.float64
     )
     roc = evaluation.roc_curve(scores, good)
-    auroc = evaluation.auroc(scores, good)
+    auroc = metrics.auroc(scores, good)
     roc_title = f"ROC (AUROC {auroc:.3f})" if auroc is not None else "ROC (needs good and bad labels)"
     return Report(
         model_version_id=model.id,
         labelled=label_count(session),
-        scored_labelled=len(labelled),
+        rests_on=len(scores),
+        left_out=left_out,
         auroc=auroc,
         precision_at_top={f"{f:g}": evaluation.precision_at_top(scores, good, f) for f in TOP_FRACTIONS},
         bands=[

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+from memethresher_shared import metrics
 
 PERCENTILES = (50, 75, 90, 95)
 
 
 def auroc(scores: np.ndarray, good: np.ndarray) -> float:
-    """Probability that a good meme outscores a bad one (ties count half); NaN without both kinds."""
-    good = np.asarray(good, dtype=bool)
-    n_good, n_bad = int(good.sum()), int((~good).sum())
-    if n_good == 0 or n_bad == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    sorted_scores = np.asarray(scores)[order]
-    # Average ranks over ties so equal scores count half, as in the Mann-Whitney statistic.
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    average = first + (counts - 1) / 2.0 + 1.0
-    ranks[order] = np.repeat(average, counts)
-    return float((ranks[good].sum() - n_good * (n_good + 1) / 2.0) / (n_good * n_bad))
+    """The shared AUROC (`memethresher_shared.metrics`); NaN without both kinds, so reports and
+    learning curves stay numeric."""
+    value = metrics.auroc(scores, good)
+    return float("nan") if value is None else value
 
 
 def precision_at_percentiles(

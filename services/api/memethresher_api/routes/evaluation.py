@@ -16,10 +16,10 @@ router = APIRouter(prefix="/api/evaluation", tags=["evaluation"])
 
 @router.get("/next", response_model=EvaluationMemeOut, responses={404: {"description": "All labelled"}})
 def next_meme(session: SessionDep, settings: SettingsDep) -> EvaluationMemeOut:
-    """A random embedded meme not yet labelled."""
+    """A random embedded meme neither labelled nor rated (a rated meme may be training data)."""
     meme = evaluation_data.next_unlabelled(session, settings.embedder)
     if meme is None:
-        not_found("every embedded meme is labelled")
+        not_found("every embedded meme is labelled or rated; labels measure a model on memes it never learnt from")
     return EvaluationMemeOut(meme=queries.meme_out(meme), labelled=evaluation_data.label_count(session))
 
 
