@@ -11,12 +11,13 @@ import numpy as np
 from memethresher_shared.models import CurationItem, Embedding, Meme, Score
 from memethresher_shared.store import EXTENSIONS, ImageStore
 from memethresher_shared.vectors import from_stored
+from memethresher_shared.versions import current_version
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from memethresher_api.deps import field_error
 from memethresher_api.naming import unique_file_name
-from memethresher_api.queries import current_model, meme_out
+from memethresher_api.queries import meme_out
 from memethresher_api.schemas import CurationItemOut
 
 
@@ -43,7 +44,7 @@ def near_duplicate(session: Session, meme_id: int, encoder: str) -> tuple[Meme, 
 
 def item_out(session: Session, item: CurationItem, encoder: str, threshold: float) -> CurationItemOut:
     meme = session.get_one(Meme, item.meme_id)
-    model = current_model(session, encoder)
+    model = current_version(session, encoder)
     score = session.get(Score, (item.meme_id, model.id)) if model else None
     duplicate = near_duplicate(session, item.meme_id, encoder) if item.status == "pending" else None
     pending = session.scalar(select(func.count(CurationItem.id)).where(CurationItem.status == "pending"))

@@ -1,4 +1,4 @@
-"""Reads shared by several pages: the current model, meme summaries, counts."""
+"""Reads shared by several pages: meme summaries, counts."""
 
 from __future__ import annotations
 
@@ -15,19 +15,11 @@ from memethresher_shared.models import (
     Rating,
     Score,
 )
+from memethresher_shared.versions import current_version
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from memethresher_api.schemas import MemeOut, StatsOut
-
-
-def current_model(session: Session, encoder: str) -> ModelVersion | None:
-    return session.scalar(
-        select(ModelVersion)
-        .where(ModelVersion.encoder == encoder, ModelVersion.is_current.is_(True))
-        .order_by(ModelVersion.id.desc())
-        .limit(1)
-    )
 
 
 def meme_out(meme: Meme) -> MemeOut:
@@ -57,7 +49,7 @@ def _count(session: Session, statement) -> int:  # type: ignore[no-untyped-def]
 
 
 def stats(session: Session, encoder: str) -> StatsOut:
-    model = current_model(session, encoder)
+    model = current_version(session, encoder)
     scored = 0
     if model is not None:
         scored = _count(session, select(func.count()).where(Score.model_version_id == model.id))

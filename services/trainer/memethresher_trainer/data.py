@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from memethresher_shared.models import CurationItem, Embedding, ModelVersion, Rating, Score
+from memethresher_shared.models import CurationItem, Embedding, Rating, Score
 from memethresher_shared.vectors import from_stored
+from memethresher_shared.versions import current_version as current_version
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -70,11 +71,6 @@ def rated_pairs(session: Session, vectors: Vectors) -> tuple[np.ndarray, np.ndar
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     arr = np.array(pairs, dtype=np.int64)
     return arr[:, 0], arr[:, 1]
-
-
-def current_version(session: Session, encoder: str) -> ModelVersion | None:
-    query = select(ModelVersion).where(ModelVersion.encoder == encoder, ModelVersion.is_current.is_(True))
-    return session.execute(query.order_by(ModelVersion.id.desc())).scalars().first()
 
 
 def version_scores(session: Session, version_id: int) -> np.ndarray:

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 from memethresher_shared.models import EvaluationLabel, Meme, ModelVersion
+from memethresher_shared.versions import current_version
 
 from memethresher_api import evaluation_data, queries
 from memethresher_api.deps import IdPath, SessionDep, SettingsDep, field_error, not_found
@@ -54,7 +55,7 @@ def model_for_report(session: SessionDep, encoder: str, model_version_id: int | 
         if model is None:
             field_error("query", "model_version_id", f"no model version {model_version_id}", status=404)
         return model
-    current = queries.current_model(session, encoder)
+    current = current_version(session, encoder)
     if current is None:
         not_found("no model has been trained yet")
     return current

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from memethresher_shared.models import ModelVersion
+from memethresher_shared.versions import current_version
 
 from memethresher_api import evaluation_data, queries
 from memethresher_api.deps import SessionDep, SettingsDep
@@ -55,7 +56,7 @@ def evaluate_report(
     model = (
         session.get(ModelVersion, model_version_id)
         if model_version_id
-        else queries.current_model(session, settings.embedder)
+        else current_version(session, settings.embedder)
     )
     report = evaluation_data.report(session, model) if model is not None else None
     return _page(request, "report.html", report=report, model=model)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from memethresher_shared import coordination
 from memethresher_shared.models import AcquisitionPair, Rating
+from memethresher_shared.versions import current_version
 from pydantic import BaseModel
 
 from memethresher_api import pairs, queries, ratings
@@ -130,7 +131,7 @@ def get_stats(session: SessionDep, settings: SettingsDep) -> StatsOut:
 @router.get("/rating-status", response_model=RatingStatusOut)
 def rating_status(session: SessionDep, settings: SettingsDep) -> RatingStatusOut:
     """What the rating page shows beside the pair: progress, model, retrain."""
-    model = queries.current_model(session, settings.embedder)
+    model = current_version(session, settings.embedder)
     try:
         running: bool | None = coordination.retrain_running(coordination.redis_client(), settings.embedder)
     except Exception:
