@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from fastapi.testclient import TestClient
+from memethresher_api.main import create_app
 from memethresher_shared.store import get_store
 
-from tests.api.helpers import add_memes, add_model, add_scores, image_bytes, set_vector, unit_vector
+from tests.api.helpers import BASE_URL, add_memes, add_model, add_scores, image_bytes, set_vector, unit_vector
 
 
 def setup_queue(scores: list[float]) -> list[int]:
@@ -90,3 +92,32 @@ def test_keeping_a_meme_whose_image_vanished_is_a_clear_409(client: TestClient) 
     item = client.get("/api/curation/next").json()
     response = client.post(f"/api/curation/{item['id']}/keep", json={"name": "gone"})
     assert response.status_code == 409 and "missing" in response.json()["detail"][0]["msg"]
+
+
+def test_a_newer_model_reranks_the_queue_and_sinks_what_it_no_longer_rates_highly(
+    any_env,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setenv("MEMETHRESHER_CURATION_TOP_FRACTION", "0.5")
+    ids = add_memes(7)
+    older = add_model()
+    add_scores(older, {ids[0]: 0.9, ids[1]: 0.8, ids[2]: 0.7, ids[6]: 0.99}, curate=True)
+    newer = add_model()  # now current; it has not scored ids[6]
+    new_scores = [0.1, 0.95, 0.9, 0.85, 0.0, -0.1]  # top half: 0.95, 0.9, 0.85
+    add_scores(newer, dict(zip(ids[:6], new_scores, strict=True)))
+    seen = []
+    with TestClient(create_app(), base_url=BASE_URL) as client:
+        for _ in range(4):
+            item = client.get("/api/curation/next").json()
+            seen.append((item["meme"]["id"], item["score"], item["scored_by_version_id"], item["sunk_reason"]))
+            assert item["queued_by_version_id"] == older and item["pending"] == 4 - len(seen) + 1
+            client.post(f"/api/curation/{item['id']}/discard")
+    assert [row[:3] for row in seen] == [
+        (ids[1], 0.95, newer),
+        (ids[2], 0.9, newer),
+        (ids[6], 0.99, older),  # never scored by the current model: after those it ranks highly
+        (ids[0], 0.1, newer),
+    ]
+    assert seen[0][3] is None and seen[1][3] is None
+    assert seen[2][3] == f"the current model v{newer} has not scored it"
+    assert seen[3][3] == f"the current model v{newer} scores it 0.100, below the curation threshold 0.850 (its top 50%)"

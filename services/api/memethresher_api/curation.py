@@ -1,18 +1,25 @@
-"""The curation queue: the best pending meme, keeping it into the library folder, discarding, undo."""
+"""The curation queue: the best pending meme, keeping it into the library folder, discarding, undo.
+
+Pending memes are ranked by the current model's scores, not the scores of the model that queued
+them: after a retrain the queue follows the new model, and a meme it no longer scores within the top
+`curation_top_fraction` (or has not scored) sinks to the end, with the reason shown."""
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from memethresher_shared.models import CurationItem, Embedding, Meme, Score
+from memethresher_shared.settings import Settings
 from memethresher_shared.store import EXTENSIONS, ImageStore
 from memethresher_shared.vectors import from_stored
 from memethresher_shared.versions import current_version
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from memethresher_api.deps import field_error
@@ -42,18 +49,66 @@ def near_duplicate(session: Session, meme_id: int, encoder: str) -> tuple[Meme, 
     return kept[best][1], float(cosines[best])
 
 
-def item_out(session: Session, item: CurationItem, encoder: str, threshold: float) -> CurationItemOut:
+@dataclass(frozen=True)
+class Ranking:
+    """What orders the queue: the current version and the score its top fraction reach."""
+
+    version_id: int | None
+    threshold: float | None  # None: no current version, or it scored nothing
+    top_fraction: float
+
+    def sunk_reason(self, score: float | None) -> str | None:
+        """Why a pending meme waits behind the others, if it does."""
+        if self.version_id is None:
+            return None
+        if score is None:
+            return f"the current model v{self.version_id} has not scored it"
+        if self.threshold is not None and score < self.threshold:
+            return (
+                f"the current model v{self.version_id} scores it {score:.3f}, below the curation threshold "
+                f"{self.threshold:.3f} (its top {self.top_fraction:.0%})"
+            )
+        return None
+
+
+def threshold_offset(scored: int, top_fraction: float) -> int:
+    """Rank (0 = best) of the lowest score inside the top fraction: the trainer queues memes at or
+    above the (1 - top_fraction) quantile, which admits exactly the memes at or above this one."""
+    return math.floor((scored - 1) * top_fraction)
+
+
+def current_ranking(session: Session, settings: Settings) -> Ranking:
+    model = current_version(session, settings.embedder)
+    if model is None:
+        return Ranking(None, None, settings.curation_top_fraction)
+    scored = session.scalar(select(func.count()).where(Score.model_version_id == model.id)) or 0
+    threshold = None
+    if scored:
+        threshold = session.scalar(
+            select(Score.mean)
+            .where(Score.model_version_id == model.id)
+            .order_by(Score.mean.desc())
+            .offset(threshold_offset(scored, settings.curation_top_fraction))
+            .limit(1)
+        )
+    return Ranking(model.id, threshold, settings.curation_top_fraction)
+
+
+def item_out(session: Session, item: CurationItem, settings: Settings, ranking: Ranking) -> CurationItemOut:
     meme = session.get_one(Meme, item.meme_id)
-    model = current_version(session, encoder)
-    score = session.get(Score, (item.meme_id, model.id)) if model else None
+    score = session.get(Score, (item.meme_id, ranking.version_id)) if ranking.version_id else None
+    encoder = settings.embedder
     duplicate = near_duplicate(session, item.meme_id, encoder) if item.status == "pending" else None
     pending = session.scalar(select(func.count(CurationItem.id)).where(CurationItem.status == "pending"))
-    flagged = duplicate is not None and duplicate[1] >= threshold
+    flagged = duplicate is not None and duplicate[1] >= settings.near_duplicate_cosine
     return CurationItemOut(
         id=item.id,
         meme=meme_out(meme),
         score=score.mean if score else item.score,
         spread=score.spread if score else None,
+        scored_by_version_id=ranking.version_id if score else item.model_version_id,
+        queued_by_version_id=item.model_version_id,
+        sunk_reason=ranking.sunk_reason(score.mean if score else None) if item.status == "pending" else None,
         status=item.status,
         name=item.name,
         library_path=item.library_path,
@@ -63,11 +118,19 @@ def item_out(session: Session, item: CurationItem, encoder: str, threshold: floa
     )
 
 
-def next_item(session: Session) -> CurationItem | None:
+def next_item(session: Session, ranking: Ranking) -> CurationItem | None:
+    """The pending meme the current model scores highest; those it scores below its threshold, or
+    not at all, after every other (in the queuing model's order, for want of a current one)."""
+    query = select(CurationItem).where(CurationItem.status == "pending")
+    if ranking.version_id is None:
+        return session.scalar(query.order_by(CurationItem.score.desc(), CurationItem.id).limit(1))
+    current = select(Score.meme_id, Score.mean).where(Score.model_version_id == ranking.version_id).subquery()
+    sunk = current.c.mean.is_(None)
+    if ranking.threshold is not None:
+        sunk = or_(sunk, current.c.mean < ranking.threshold)
     return session.scalar(
-        select(CurationItem)
-        .where(CurationItem.status == "pending")
-        .order_by(CurationItem.score.desc(), CurationItem.id)
+        query.outerjoin(current, current.c.meme_id == CurationItem.meme_id)
+        .order_by(case((sunk, 1), else_=0), func.coalesce(current.c.mean, CurationItem.score).desc(), CurationItem.id)
         .limit(1)
     )
 

@@ -90,8 +90,12 @@ class HealthOut(BaseModel):
 class CurationItemOut(BaseModel):
     id: int
     meme: MemeOut
-    score: float
+    score: float  # the current model's score; the queuing model's if the current one has none
     spread: float | None
+    scored_by_version_id: int | None  # the version whose score `score` is
+    queued_by_version_id: int | None
+    # Set when the current model no longer ranks it within its top fraction: it waits behind the others.
+    sunk_reason: str | None = None
     status: str
     name: str | None
     library_path: str | None

@@ -14,11 +14,13 @@ router = APIRouter(prefix="/api/curation", tags=["curation"])
 
 @router.get("/next", response_model=CurationItemOut, responses={404: {"description": "Nothing pending"}})
 def next_item(session: SessionDep, settings: SettingsDep) -> CurationItemOut:
-    """The highest-scoring pending meme, with a kept near-duplicate if there is one."""
-    item = curation.next_item(session)
+    """The pending meme the current model scores highest, with a kept near-duplicate if there is one;
+    memes it no longer scores within its top fraction come last, with `sunk_reason` saying why."""
+    ranking = curation.current_ranking(session, settings)
+    item = curation.next_item(session, ranking)
     if item is None:
         not_found("nothing is waiting for curation; it fills after the model scores memes")
-    return curation.item_out(session, item, settings.embedder, settings.near_duplicate_cosine)
+    return curation.item_out(session, item, settings, ranking)
 
 
 @router.post("/{item_id}/keep", response_model=CurationItemOut)
@@ -27,7 +29,7 @@ def keep(item_id: IdPath, body: KeepIn, session: SessionDep, settings: SettingsD
     item = curation.pending_item(session, item_id)
     curation.keep(session, item, body.name, settings.library_dir, get_store())
     session.flush()
-    return curation.item_out(session, item, settings.embedder, settings.near_duplicate_cosine)
+    return curation.item_out(session, item, settings, curation.current_ranking(session, settings))
 
 
 @router.post("/{item_id}/discard", response_model=CurationItemOut)
@@ -35,7 +37,7 @@ def discard(item_id: IdPath, session: SessionDep, settings: SettingsDep) -> Cura
     item = curation.pending_item(session, item_id)
     curation.discard(item)
     session.flush()
-    return curation.item_out(session, item, settings.embedder, settings.near_duplicate_cosine)
+    return curation.item_out(session, item, settings, curation.current_ranking(session, settings))
 
 
 @router.post("/undo", response_model=CurationItemOut, responses={404: {"description": "No decision to undo"}})
@@ -45,4 +47,4 @@ def undo(session: SessionDep, settings: SettingsDep) -> CurationItemOut:
     if item is None:
         not_found("no curation decision to undo")
     session.flush()
-    return curation.item_out(session, item, settings.embedder, settings.near_duplicate_cosine)
+    return curation.item_out(session, item, settings, curation.current_ranking(session, settings))

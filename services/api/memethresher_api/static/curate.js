@@ -19,6 +19,10 @@ function render(item) {
   $("item-sub").textContent = item.meme.subreddit ? `r/${item.meme.subreddit}` : "";
   $("item-score").textContent = item.score.toFixed(3);
   $("item-spread").textContent = item.spread === null ? "–" : item.spread.toFixed(3);
+  $("item-version").textContent = item.scored_by_version_id ? `(model v${item.scored_by_version_id})` : "";
+  // The current model no longer ranks it highly: it waits behind the others, and says why.
+  $("item-sunk").hidden = !item.sunk_reason;
+  $("item-sunk").textContent = item.sunk_reason || "";
   $("pending").textContent = String(item.pending);
   $("dup").hidden = !item.near_duplicate;
   if (item.near_duplicate) {
