@@ -43,19 +43,24 @@ class Base(DeclarativeBase):
 
 
 class Source(Base):
-    """Where memes come from: a folder, or a Reddit listing (subreddits, multireddit, user)."""
+    """Where memes come from: a folder, or one Reddit listing (subreddits, multireddit, user, front page).
+
+    A source is its kind, target, sort and time window: the same target sorted another way is another listing."""
 
     __tablename__ = "sources"
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # "folder" | "reddit"
-    target: Mapped[str] = mapped_column(String(512))  # folder path, or "r/a+b", "user/NAME/m/MULTI"
-    options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # sort, time window, watch, ...
+    target: Mapped[str] = mapped_column(String(512))  # folder path, or "r/a+b", "user/NAME/m/MULTI", "front"
+    # Empty for folders (not NULL: a unique constraint treats NULLs as all different).
+    sort: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    time_window: Mapped[str] = mapped_column(String(16), default="", server_default="")  # only for sort "top"
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # watch, stream, take_link_previews, ...
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     interval_s: Mapped[int] = mapped_column(Integer, default=3600)
     last_crawl_at: Mapped[datetime | None]
     last_result: Mapped[dict[str, Any] | None]  # counts and the error, if any, of the last crawl
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    __table_args__ = (UniqueConstraint("kind", "target"),)
+    __table_args__ = (UniqueConstraint("kind", "target", "sort", "time_window", name="uq_sources_listing"),)
 
 
 class Post(Base):
@@ -73,6 +78,8 @@ class Post(Base):
     created_utc: Mapped[datetime | None]
     reddit_score: Mapped[int | None]
     skip_reason: Mapped[str | None] = mapped_column(String(256))  # why nothing was taken from it
+    # How its images were taken: "image", "imgur page", "gallery", "preview of a link", "file".
+    taken_as: Mapped[str | None] = mapped_column(String(32))
     crawled_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set while its images failed only for passing reasons (timeouts, 429, 5xx): fetch them again then.
     retry_at: Mapped[datetime | None] = mapped_column(index=True)

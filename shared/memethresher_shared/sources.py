@@ -1,7 +1,8 @@
 """Source targets: parse and validate what a user typed, and add a source idempotently.
 
 The API and the CLI both validate user input here, so the parsing is pure (no HTTP) and
-every refusal is a `ValueError` whose message names what is wrong.
+every refusal is a `ValueError` whose message names what is wrong. A source is one listing:
+its kind, target, sort and time window together.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ KINDS = ("folder", "reddit")
 SORTS = ("new", "hot", "top")
 TIME_WINDOWS = ("hour", "day", "week", "month", "year", "all")
 DEFAULT_INTERVAL_S = {"folder": 3600, "reddit": 900}
+# What each kind of source may be given, as the CLI's flags and the Sources page's fields.
+OPTIONS = {
+    "folder": frozenset({"interval_s", "watch"}),
+    "reddit": frozenset({"sort", "time", "interval_s", "stream", "take_link_previews"}),
+}
 MIN_INTERVAL_S = 60
 
 # Reddit's own rules: subreddits 2-21 characters (letters, digits, underscore); users 3-20
@@ -30,11 +36,22 @@ _USER = re.compile(r"^[A-Za-z0-9_-]{3,20}$")
 _MULTI = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 
 
+TARGET_FORMS = "r/SUB, r/SUB1+SUB2, r/all, r/popular, user/NAME/m/MULTI, user/NAME, front"
+# Typed as a target, these mean the front page (Reddit's default listing, `/new.json` etc.).
+FRONT_PAGE = frozenset({"front", "frontpage", "front page", ""})
+# Listings across all of Reddit; they parse as subreddit names, but cannot be combined with others.
+ALL_OF_REDDIT = frozenset({"all", "popular"})
+
+
+class SourceOptionError(ValueError):
+    """A source option (sort, time window, interval, watch, ...) is wrong; other ValueErrors are about the target."""
+
+
 @dataclass(frozen=True)
 class RedditTarget:
-    """A parsed Reddit listing: subreddits, a user's multireddit, or a user's submissions."""
+    """A parsed Reddit listing: subreddits (r/all, r/popular too), a multireddit, a user's posts, the front page."""
 
-    kind: str  # "subreddits" | "multireddit" | "user"
+    kind: str  # "subreddits" | "multireddit" | "user" | "front"
     subreddits: tuple[str, ...] = ()
     user: str = ""
     multi: str = ""
@@ -45,36 +62,46 @@ class RedditTarget:
             return "r/" + "+".join(self.subreddits)
         if self.kind == "multireddit":
             return f"user/{self.user}/m/{self.multi}"
+        if self.kind == "front":
+            return "front"
         return f"user/{self.user}"
 
     def listing_path(self, sort: str) -> str:
-        """The API path of this listing sorted by `sort`, e.g. `/r/a+b/new.json`."""
+        """The API path of this listing sorted by `sort`, e.g. `/r/a+b/new.json`, `/hot.json` for the front page."""
         if self.kind == "user":
             return f"/user/{self.user}/submitted.json"
+        if self.kind == "front":
+            return f"/{sort}.json"
         return f"/{self.canonical}/{sort}.json"
 
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """A validated source: its kind, canonical target and options."""
+    """A validated source: its kind, canonical target, sort and time window (its identity), and options."""
 
     kind: str
     target: str
     options: dict[str, Any] = field(default_factory=dict)
     interval_s: int = 3600
+    sort: str = ""
+    time_window: str = ""
 
 
 def parse_reddit_target(text: str) -> RedditTarget:
-    """Parse `r/a+b`, `user/NAME/m/MULTI` (or `/user/...`, `u/...`) or `user/NAME`."""
+    """Parse `r/a+b`, `r/all`, `r/popular`, `user/NAME/m/MULTI` (or `/user/...`, `u/...`), `user/NAME` or `front`."""
     raw = text.strip()
     cleaned = re.sub(r"^https?://(www\.|old\.)?reddit\.com", "", raw).strip("/")
+    if cleaned.lower() in FRONT_PAGE and (cleaned or raw):
+        return RedditTarget("front")
     parts = [p for p in cleaned.split("/") if p]
     if len(parts) == 2 and parts[0].lower() == "r":
-        names = parts[1].split("+")
+        names = [n.lower() for n in parts[1].split("+")]
         bad = [n for n in names if not _SUBREDDIT.match(n)]
         if bad:
             raise ValueError(f"reddit target {raw!r}: invalid subreddit name(s) {bad}")
-        return RedditTarget("subreddits", subreddits=tuple(n.lower() for n in names))
+        if len(names) > 1 and ALL_OF_REDDIT & set(names):
+            raise ValueError(f"reddit target {raw!r}: r/all and r/popular cannot be combined with other subreddits")
+        return RedditTarget("subreddits", subreddits=tuple(names))
     if parts and parts[0].lower() in ("user", "u") and len(parts) >= 2:
         user = parts[1]
         if not _USER.match(user):
@@ -83,26 +110,34 @@ def parse_reddit_target(text: str) -> RedditTarget:
             return RedditTarget("user", user=user)
         if len(parts) == 4 and parts[2].lower() == "m" and _MULTI.match(parts[3]):
             return RedditTarget("multireddit", user=user, multi=parts[3].lower())
-    raise ValueError(f"reddit target {raw!r} is not one of: r/SUB, r/SUB1+SUB2, user/NAME/m/MULTI, user/NAME")
+    raise ValueError(f"reddit target {raw!r} is not one of: {TARGET_FORMS}")
+
+
+def _sort_and_time(options: dict[str, Any]) -> tuple[str, str]:
+    """A Reddit listing's sort and time window (top only; a day unless given)."""
+    sort = str(options.get("sort") or "new").lower()
+    if sort not in SORTS:
+        raise SourceOptionError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    time_window = options.get("time")
+    if time_window in (None, ""):
+        return sort, "day" if sort == "top" else ""
+    if sort != "top":
+        raise SourceOptionError("time window applies only to sort 'top'")
+    if str(time_window).lower() not in TIME_WINDOWS:
+        raise SourceOptionError(f"time must be one of {', '.join(TIME_WINDOWS)}, not {time_window!r}")
+    return sort, str(time_window).lower()
 
 
 def _reddit_options(options: dict[str, Any]) -> dict[str, Any]:
-    sort = str(options.get("sort") or "new").lower()
-    if sort not in SORTS:
-        raise ValueError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-    clean: dict[str, Any] = {"sort": sort}
+    clean: dict[str, Any] = {}
     if options.get("stream"):
         # Polled at an interval adapted to how fast the source posts.
         clean["stream"] = True
-    time_window = options.get("time")
-    if time_window is not None:
-        if sort != "top":
-            raise ValueError("time window applies only to sort 'top'")
-        if str(time_window).lower() not in TIME_WINDOWS:
-            raise ValueError(f"time must be one of {', '.join(TIME_WINDOWS)}, not {time_window!r}")
-        clean["time"] = str(time_window).lower()
-    elif sort == "top":
-        clean["time"] = "day"
+    previews = options.get("take_link_previews")
+    if previews is not None:
+        if not isinstance(previews, bool):
+            raise SourceOptionError(f"take_link_previews must be true or false, not {previews!r}")
+        clean["take_link_previews"] = previews  # this source's own choice over the crawler's setting
     return clean
 
 
@@ -121,9 +156,9 @@ def _interval(kind: str, options: dict[str, Any]) -> int:
     try:
         interval = int(value)
     except (TypeError, ValueError):
-        raise ValueError(f"interval_s must be a whole number of seconds, not {value!r}") from None
+        raise SourceOptionError(f"interval_s must be a whole number of seconds, not {value!r}") from None
     if interval < MIN_INTERVAL_S:
-        raise ValueError(f"interval_s must be at least {MIN_INTERVAL_S} seconds, not {interval}")
+        raise SourceOptionError(f"interval_s must be at least {MIN_INTERVAL_S} seconds, not {interval}")
     return interval
 
 
@@ -132,40 +167,51 @@ def parse_source(kind: str, target: str, **options: Any) -> SourceSpec:
     kind = (kind or "").strip().lower()
     if kind not in KINDS:
         raise ValueError(f"source kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    known = {"sort", "time", "interval_s", "watch", "stream"}
-    unknown = sorted(set(options) - known)
+    unknown = sorted(set(options) - OPTIONS[kind])
     if unknown:
-        raise ValueError(f"unknown source option(s): {', '.join(unknown)}")
+        takes = ", ".join(sorted(OPTIONS[kind]))
+        raise SourceOptionError(f"unknown source option(s): {', '.join(unknown)} (a {kind} source takes {takes})")
     interval = _interval(kind, options)
     if kind == "folder":
-        clean: dict[str, Any] = {"watch": bool(options.get("watch", False))}
+        clean: dict[str, Any] = {"watch": _flag(options.get("watch", False), "watch")}
         return SourceSpec("folder", _folder_target(target), clean, interval)
-    return SourceSpec("reddit", parse_reddit_target(target).canonical, _reddit_options(options), interval)
+    sort, time_window = _sort_and_time(options)
+    canonical = parse_reddit_target(target).canonical
+    return SourceSpec("reddit", canonical, _reddit_options(options), interval, sort, time_window)
 
 
-def find_source(session: Session, kind: str, target: str) -> Source | None:
-    """The source `target` names, however it is spelled (`r/Memes`, `/r/memes/`); None if not added."""
-    spec = parse_source(kind, target)
-    return session.scalar(select(Source).where(Source.kind == spec.kind, Source.target == spec.target))
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise SourceOptionError(f"{name} must be true or false, not {value!r}")
+    return value
+
+
+def _same_listing(spec: SourceSpec) -> Any:
+    return select(Source).where(
+        Source.kind == spec.kind, Source.target == spec.target,
+        Source.sort == spec.sort, Source.time_window == spec.time_window,
+    )  # fmt: skip
+
+
+def find_source(session: Session, kind: str, target: str, **options: Any) -> Source | None:
+    """The source of this listing (target however spelled, `r/Memes`, `/r/memes/`; same sort and time
+    window); None if not added. Options other than sort and time do not make another source."""
+    return session.scalar(_same_listing(parse_source(kind, target, **options)))
 
 
 def add_source(session: Session, kind: str, target: str, **options: Any) -> Source:
-    """Add a source, or return the existing one with the same kind and target."""
+    """Add a source, or return the existing one of the same listing (kind, target, sort, time window)."""
     spec = parse_source(kind, target, **options)
-    existing = find_source(session, kind, target)
+    existing = session.scalar(_same_listing(spec))
     if existing is not None:
         return existing
     # ON CONFLICT DO NOTHING: two concurrent adds of the same source yield one row.
     session.execute(
         upsert_insert(session, Source)
         .values(
-            kind=spec.kind,
-            target=spec.target,
-            options=spec.options,
-            interval_s=spec.interval_s,
-            enabled=True,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["kind", "target"])
+            kind=spec.kind, target=spec.target, sort=spec.sort, time_window=spec.time_window,
+            options=spec.options, interval_s=spec.interval_s, enabled=True, created_at=utcnow(),
+        )  # fmt: skip
+        .on_conflict_do_nothing(index_elements=["kind", "target", "sort", "time_window"])
     )
-    return session.scalars(select(Source).where(Source.kind == spec.kind, Source.target == spec.target)).one()
+    return session.scalars(_same_listing(spec)).one()

@@ -27,11 +27,17 @@ def test_sources_are_added_validated_toggled_and_crawled(
     )
     assert response.status_code == 201, response.text
     source = response.json()
-    assert (source["target"], source["options"], source["enabled"]) == (
+    assert (source["target"], source["sort"], source["time_window"], source["enabled"]) == (
         "r/memes+dankmemes",
-        {"sort": "top", "time": "day"},
+        "top",
+        "day",
         True,
     )
+    again = any_client.post("/api/sources", json={"kind": "reddit", "target": "r/memes+dankmemes",
+                                                  "options": {"sort": "top", "time": "day"}})  # fmt: skip
+    assert again.status_code == 200 and again.json()["already_there"] and again.json()["id"] == source["id"]
+    newest = any_client.post("/api/sources", json={"kind": "reddit", "target": "r/memes+dankmemes"})
+    assert newest.status_code == 201 and newest.json()["sort"] == "new"  # another sort: another source
     folder = any_client.post("/api/sources", json={"kind": "folder", "target": str(tmp_path)})
     assert folder.status_code == 201
     bad = any_client.post("/api/sources", json={"kind": "reddit", "target": "r/no spaces allowed"})
@@ -43,7 +49,7 @@ def test_sources_are_added_validated_toggled_and_crawled(
     assert bad_option.status_code == 422 and bad_option.json()["detail"][0]["loc"] == ["body", "options"]
     disabled = any_client.patch(f"/api/sources/{source['id']}", json={"enabled": False}).json()
     assert disabled["enabled"] is False
-    assert [s["enabled"] for s in any_client.get("/api/sources").json()] == [False, True]
+    assert [s["enabled"] for s in any_client.get("/api/sources").json()] == [False, True, True]
     assert any_client.post(f"/api/sources/{source['id']}/crawl").json()["queued"] is True
     assert queued_tasks(redis_conn, "crawl") == [(tasks.CRAWL_SOURCE, [source["id"]])]
     assert any_client.post("/api/sources/4242/crawl").status_code == 404

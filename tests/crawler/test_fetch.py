@@ -74,3 +74,20 @@ def test_loopback_is_refused_unless_allowed(fake_reddit: FakeReddit) -> None:
 )
 def test_address_policy(address: str, allowed: bool) -> None:
     assert AddressPolicy().address_allowed(address) is allowed
+
+
+def test_retry_after_in_both_of_its_forms() -> None:
+    from datetime import UTC, datetime
+
+    from memethresher_crawler.fetch import RETRY_AFTER_MAX_S, retry_after
+
+    now = datetime(2026, 10, 21, 7, 28, 0, tzinfo=UTC)
+    assert retry_after({"retry-after": "7"}, now) == 7.0
+    assert retry_after({"retry-after": "Wed, 21 Oct 2026 07:28:30 GMT"}, now) == 30.0
+    assert retry_after({"retry-after": "Wednesday, 21-Oct-26 07:29:00 GMT"}, now) == 60.0  # the obsolete form
+    assert retry_after({"retry-after": "Wed, 21 Oct 2026 07:00:00 GMT"}, now) == 0.0  # already past
+    assert retry_after({"retry-after": "Fri, 01 Jan 2100 00:00:00 GMT"}, now) == RETRY_AFTER_MAX_S
+    assert retry_after({"retry-after": "99999999"}, now) == RETRY_AFTER_MAX_S
+    for garbled in ("", "soon", "nan", "Wed, 99 Oct 2026 07:28:30 GMT"):
+        assert retry_after({"retry-after": garbled}, now) is None
+    assert retry_after({}, now) is None

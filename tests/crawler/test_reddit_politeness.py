@@ -43,6 +43,17 @@ def test_a_listing_failure_is_retried(reddit_env, fake_reddit: FakeReddit, mode:
         assert time.monotonic() - started >= 2 * fake_reddit.retry_after_s  # Retry-After honoured
 
 
+def test_retry_after_as_an_http_date_is_honoured(reddit_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with FakeReddit(retry_after_s=2.0, retry_after_as_date=True) as fake:
+        monkeypatch.setenv("MEMETHRESHER_REDDIT_BASE_URL", fake.base_url)
+        _fill(fake, 5)
+        fake.fail_next("429")
+        result = crawl_source(_source())
+    assert result["error"] is None and result["posts_new"] == 5
+    first, second = fake.listing_times
+    assert second - first >= 2.0 - 0.1  # the date said to come back in 2-3 s; backoff alone is 0.05 s
+
+
 def test_retries_run_out_with_a_clear_error(reddit_env, fake_reddit: FakeReddit, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("MEMETHRESHER_MAX_RETRIES", "2")
     _fill(fake_reddit, 150)

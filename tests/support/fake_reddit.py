@@ -4,20 +4,24 @@ and image endpoints that lie. Real HTTP (uvicorn), for tests and benchmarks."""
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.support.image_hosts import ImageHosts, ThroughFake
 from tests.support.images import image_bytes, png_bomb
 from tests.support.reddit_posts import listing
 
@@ -34,16 +38,20 @@ class FakeReddit:
         allowance: int = 600,
         window_s: float = 600.0,
         retry_after_s: float = 1.0,
+        retry_after_as_date: bool = False,
         slow_s: float = 0.5,
         token_ttl_s: int = 3600,
     ) -> None:
         self.require_token = require_token
         self.allowance, self.window_s = allowance, window_s
         self.retry_after_s, self.slow_s, self.token_ttl_s = retry_after_s, slow_s, token_ttl_s
+        self.retry_after_as_date = retry_after_as_date  # Retry-After as an HTTP date, not seconds
         self.client_id, self.client_secret = "fake-client", "fake-secret"
         self.subreddits: dict[str, list[dict[str, Any]]] = {}
         self.multis: dict[tuple[str, str], list[str]] = {}
         self.images: dict[str, bytes] = {}
+        self.recorded: dict[str, dict[str, Any]] = {}  # listing path -> a recorded listing body, served as is
+        self.hosts = ImageHosts()
         self.unavailable: set[str] = set()  # image names answered 503 until removed from here
         self.image_latency_s = 0.0
         self.listing_latency_s = 0.0
@@ -70,6 +78,17 @@ class FakeReddit:
     def add_posts(self, subreddit: str, posts: list[dict[str, Any]]) -> None:
         merged = self.subreddits.get(subreddit, []) + posts
         self.subreddits[subreddit] = sorted(merged, key=lambda p: p["created_utc"], reverse=True)
+
+    def add_recorded(self, path: str, body: dict[str, Any]) -> None:
+        """Serve a recorded listing body at `path` (e.g. `/r/askreddit/hot.json`); its next page is empty."""
+        self.recorded[path] = body
+        self.hosts.offer(body)
+
+    def transport(self, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+        """The crawler's transport, with outside image hosts answered by this fake (see image_hosts)."""
+        from memethresher_crawler.transport import async_transport
+
+        return ThroughFake(self.base_url, async_transport(limits))
 
     def remove_post(self, name: str) -> None:
         """The post is deleted: gone from its listings and from by_id."""
@@ -98,6 +117,10 @@ class FakeReddit:
     # ---- listings -------------------------------------------------------------------------
     def _posts_for(self, path: str) -> list[dict[str, Any]] | None:
         parts = path.strip("/").removesuffix(".json").split("/")
+        everything = [p for posts in self.subreddits.values() for p in posts]
+        if parts in (["new"], ["hot"], ["top"], ["r", "all", parts[-1]], ["r", "popular", parts[-1]]):
+            # The front page, r/all and r/popular: every subreddit's posts.
+            return sorted(everything, key=lambda p: p["created_utc"], reverse=True)[:1000]
         if len(parts) == 2 and parts[0] == "by_id":  # as Reddit: the posts found, in the order asked
             everything = {p["name"]: p for posts in self.subreddits.values() for p in posts}
             return [everything[name] for name in parts[1].split(",") if name in everything]
@@ -137,9 +160,12 @@ class FakeReddit:
         mode = self.failures.popleft() if self.failures else None
         if mode == "429":
             return JSONResponse({"message": "Too Many Requests", "error": 429}, 429,
-                                {**headers, "retry-after": str(self.retry_after_s)})  # fmt: skip
+                                {**headers, "retry-after": self._retry_after()})  # fmt: skip
         if mode == "503":
             return Response("<html>upstream overloaded</html>", 503, headers, media_type="text/html")
+        if request.url.path in self.recorded:
+            after = request.query_params.get("after")
+            return JSONResponse(listing([], None) if after else self.recorded[request.url.path], 200, headers)
         posts = self._posts_for(request.url.path)
         if posts is None:
             return JSONResponse({"message": "Not Found", "error": 404}, 404, headers)
@@ -150,6 +176,13 @@ class FakeReddit:
             return StreamingResponse(_stall(body[:100]), 200, headers, media_type="application/json")
         await asyncio.sleep(self.slow_s if mode == "slow" else self.listing_latency_s)
         return Response(body, 200, headers, media_type="application/json")
+
+    def _retry_after(self) -> str:
+        if not self.retry_after_as_date:
+            return str(self.retry_after_s)
+        # HTTP dates have whole seconds: round up so the wait asked for is at least retry_after_s.
+        moment = datetime.now(UTC) + timedelta(seconds=self.retry_after_s + 1)
+        return email.utils.format_datetime(moment.replace(microsecond=0), usegmt=True)
 
     def _page(self, posts: list[dict[str, Any]], request: Request) -> dict[str, Any]:
         limit = min(int(request.query_params.get("limit", 25)), 100)
@@ -230,6 +263,7 @@ class FakeReddit:
             Route("/bad/{kind}", self._bad),
             Route("/redirect/{name}", self._redirect),
             Route("/_fake/stats", self._stats),
+            Route("/ext/{path:path}", self.hosts.handle),
             Route("/{path:path}", self._listing),
         ])  # fmt: skip
 

@@ -133,11 +133,14 @@ class SourceOut(BaseModel):
     id: int
     kind: str
     target: str
+    sort: str  # with kind and target, what makes a source one listing ("" for folders)
+    time_window: str
     options: dict[str, Any]
     enabled: bool
     interval_s: int
     last_crawl_at: datetime | None
     last_result: dict[str, Any] | None
+    already_there: bool = False  # on adding: the same listing was there, and is the one answered
 
 
 class ModelVersionOut(BaseModel):

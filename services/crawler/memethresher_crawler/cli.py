@@ -7,10 +7,12 @@ from typing import Any
 import click
 from memethresher_shared import tasks
 from memethresher_shared.db import session_scope
-from memethresher_shared.models import Post, Source
+from memethresher_shared.models import Source
 from memethresher_shared.settings import get_settings
 from memethresher_shared.sources import KINDS, SORTS, TIME_WINDOWS, add_source, find_source
-from sqlalchemy import func, select
+from sqlalchemy import select
+
+from memethresher_crawler.tally import SourceTally, describe_tally, source_tallies
 
 
 @click.group()
@@ -35,24 +37,22 @@ def _enqueue_crawl(source_id: int) -> str:
 @click.option("--interval", "interval_s", type=int, help="Seconds between scheduled crawls.")
 @click.option("--watch", is_flag=True, help="Folder: crawl again on every interval, not only once.")
 @click.option("--stream", is_flag=True, help="Reddit: adapt the interval to how fast the source posts.")
+@click.option("--link-previews/--no-link-previews", default=None,
+              help="Reddit: take Reddit's preview of links to pages the crawler cannot read (default: the setting).")
 @click.option("--no-crawl", is_flag=True, help="Do not queue a first crawl now.")
 def add(kind: str, target: str, sort: str | None, time_window: str | None, interval_s: int | None,
-        watch: bool, stream: bool, no_crawl: bool) -> None:  # fmt: skip
-    """Add a source: `reddit r/memes`, `reddit r/a+b`, `reddit user/NAME/m/MULTI`, `reddit user/NAME`,
-    or `folder PATH`. Adding the same source twice keeps the first."""
-    options: dict[str, Any] = {}
-    for name, value in (("sort", sort), ("time", time_window), ("interval_s", interval_s)):
-        if value is not None:
-            options[name] = value
-    if watch:
-        options["watch"] = True
-    if stream:
-        options["stream"] = True
+        watch: bool, stream: bool, link_previews: bool | None, no_crawl: bool) -> None:  # fmt: skip
+    """Add a source: `reddit r/memes`, `reddit r/a+b`, `reddit r/all`, `reddit user/NAME/m/MULTI`,
+    `reddit user/NAME`, `reddit front`, or `folder PATH`. A source is its target, sort and time window:
+    adding the same three again keeps the first, another sort is another source."""
+    given = {"sort": sort, "time": time_window, "interval_s": interval_s, "take_link_previews": link_previews,
+             "watch": watch or None, "stream": stream or None}  # fmt: skip
+    options: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
     try:
         with session_scope() as session:
-            existed = find_source(session, kind, target) is not None
+            existed = find_source(session, kind, target, **options) is not None
             row = add_source(session, kind, target, **options)
-            source_id, shown = row.id, f"{row.kind} {row.target}"
+            source_id, shown = row.id, describe_listing(row)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="TARGET") from None
     click.echo(f"{'already there' if existed else 'added'}: #{source_id} {shown}")
@@ -62,15 +62,17 @@ def add(kind: str, target: str, sort: str | None, time_window: str | None, inter
 
 @source.command("list")
 def list_sources() -> None:
-    """Every source with its schedule and how its last crawl went."""
+    """Every source with its schedule, how its last crawl went, and what its posts brought so far."""
     with session_scope() as session:
         rows = list(session.scalars(select(Source).order_by(Source.id)))
         if not rows:
             click.echo("no sources yet: `memethresher source add reddit r/memes` or `… add folder PATH`")
-        retrying = select(Post.source_id, func.count()).where(Post.retry_at.is_not(None)).group_by(Post.source_id)
-        waiting: dict[int, int] = {source_id: count for source_id, count in session.execute(retrying)}
+        tallies = source_tallies(session)
         for row in rows:
-            click.echo(_describe(row) + _waiting(waiting.get(row.id, 0)))
+            tally = tallies.get(row.id, SourceTally())
+            click.echo(_describe(row) + _waiting(tally.waiting))
+            if tally.taken or tally.skipped:
+                click.echo("    " + describe_tally(tally))
 
 
 def _waiting(count: int) -> str:
@@ -80,8 +82,15 @@ def _waiting(count: int) -> str:
     return f"; {count} post{'s' if count != 1 else ''} waiting to be fetched again (image host errors)"
 
 
+def describe_listing(row: Source) -> str:
+    """`reddit r/memes (top, week)`, `folder /srv/memes`: what makes the source one listing."""
+    order = ", ".join(part for part in (row.sort, row.time_window) if part)
+    return f"{row.kind} {row.target}" + (f" ({order})" if order else "")
+
+
 def _describe(row: Source) -> str:
-    options = " ".join(f"{k}={v}" for k, v in sorted(row.options.items()))
+    shown = {**({"sort": row.sort} if row.sort else {}), **({"time": row.time_window} if row.time_window else {})}
+    options = " ".join(f"{k}={v}" for k, v in sorted({**shown, **row.options}.items()))
     state = "enabled" if row.enabled else "disabled"
     line = f"#{row.id} {row.kind} {row.target} [{options}] every {row.interval_s}s, {state}"
     result = row.last_result

@@ -19,10 +19,12 @@ from memethresher_shared.store import ImageStore
 from redis.lock import Lock
 from sqlalchemy import select
 
+from memethresher_crawler.fetch import TransportFactory
 from memethresher_crawler.folder import crawl_folder
 from memethresher_crawler.reddit_crawl import crawl_reddit
 from memethresher_crawler.results import CrawlResult, EmbedBatcher
 from memethresher_crawler.settings import CrawlerSettings, get_crawler_settings
+from memethresher_crawler.transport import async_transport
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,10 @@ def run_crawl(
     settings: CrawlerSettings,
     client: redis.Redis,
     heartbeat: Callable[[], object] = lambda: None,
+    transport: TransportFactory = async_transport,
 ) -> CrawlResult:
-    """Crawl `source` (a detached row) now; an error ends up in the result with the counts so far."""
+    """Crawl `source` (a detached row) now, its images fetched through `transport`; an error ends up in the
+    result with the counts so far."""
     store = ImageStore(settings.storage)
     embed = _embed_batcher(settings)
     result = CrawlResult()
@@ -70,7 +74,7 @@ def run_crawl(
             folder = Path(source.target)
             crawl_folder(source.id, folder, store, embed, limits, settings.image_workers, result, heartbeat)
         else:
-            crawl_reddit(source, settings, store, embed, client, result, heartbeat)
+            crawl_reddit(source, settings, store, embed, client, result, heartbeat, transport)
     except Exception as error:  # noqa: BLE001 - the source records why; the worker goes on
         log.exception("crawl of source %s failed", source.id)
         result.error = f"{type(error).__name__}: {error}"
@@ -79,7 +83,7 @@ def run_crawl(
     return result
 
 
-def crawl_source(source_id: int) -> dict[str, Any]:
+def crawl_source(source_id: int, transport: TransportFactory = async_transport) -> dict[str, Any]:
     """Crawl one source unless a crawl of it is already running; store and return the result."""
     settings = get_crawler_settings()
     client = redis_client()
@@ -93,7 +97,7 @@ def crawl_source(source_id: int) -> dict[str, Any]:
     if not lock.acquire():
         return {"error": None, "skipped": "a crawl of this source is already running"}
     try:
-        result = run_crawl(source, settings, client, _renewer(lock))
+        result = run_crawl(source, settings, client, _renewer(lock), transport)
         _record_metrics(result, source.kind)
         summary = result.as_dict()
         with session_scope() as session:

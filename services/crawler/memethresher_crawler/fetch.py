@@ -4,10 +4,12 @@ cap enforced while streaming, and redirects only to public http(s) addresses."""
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import ipaddress
 import random
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -17,6 +19,11 @@ from memethresher_crawler.transport import async_transport
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
+# A Retry-After further off than this is read as this: a server's clock or a typo must not park a crawl for days.
+RETRY_AFTER_MAX_S = 3600.0
+
+# Builds the transport of one connection pool; the outside world's servers are reached through it.
+TransportFactory = Callable[[httpx.Limits], httpx.AsyncBaseTransport]
 
 
 class FetchError(Exception):
@@ -29,7 +36,9 @@ class FetchError(Exception):
         self.transient = transient
 
 
-def http_client(settings: CrawlerSettings, max_connections: int | None = None) -> httpx.AsyncClient:
+def http_client(
+    settings: CrawlerSettings, max_connections: int | None = None, transport: TransportFactory = async_transport
+) -> httpx.AsyncClient:
     """An async client with our timeouts, pool limits and User-Agent; redirects are ours to follow."""
     timeout = httpx.Timeout(
         connect=settings.connect_timeout_s, read=settings.read_timeout_s,
@@ -39,7 +48,7 @@ def http_client(settings: CrawlerSettings, max_connections: int | None = None) -
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.AsyncClient(
         timeout=timeout,
-        transport=async_transport(limits),
+        transport=transport(limits),
         follow_redirects=False,
         headers={"User-Agent": settings.user_agent},
     )
@@ -93,9 +102,12 @@ class Downloader:
     One pool per host keeps each pool small: httpcore scans every pooled connection for every
     request it assigns, so a pool's CPU cost grows with its size."""
 
-    def __init__(self, settings: CrawlerSettings, policy: AddressPolicy) -> None:
+    def __init__(
+        self, settings: CrawlerSettings, policy: AddressPolicy, transport: TransportFactory = async_transport
+    ) -> None:
         self.settings = settings
         self.policy = policy
+        self.transport = transport
         self._all = asyncio.Semaphore(settings.download_concurrency)
         self._hosts: dict[str, tuple[asyncio.Semaphore, httpx.AsyncClient]] = {}
 
@@ -112,7 +124,7 @@ class Downloader:
         key = f"{parts.scheme}://{parts.netloc}"
         if key not in self._hosts:
             per_host = self.settings.per_host_connections
-            self._hosts[key] = (asyncio.Semaphore(per_host), http_client(self.settings, per_host))
+            self._hosts[key] = (asyncio.Semaphore(per_host), http_client(self.settings, per_host, self.transport))
         return self._hosts[key]
 
     async def fetch(self, url: str, retries: int = 2) -> bytes:
@@ -178,10 +190,22 @@ class _Retryable(Exception):
         self.wait_s = wait_s
 
 
-def retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds form), or None."""
-    value = headers.get("retry-after", "").strip()
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
+def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
+    """Seconds to wait from `Retry-After`, in either of its forms (seconds, or an HTTP date such as
+    `Wed, 21 Oct 2026 07:28:00 GMT`), at most RETRY_AFTER_MAX_S; None when absent or unreadable."""
+    value = (headers.get("retry-after") or "").strip()
+    if not value:
         return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:  # RFC 9110 dates are GMT; an obsolete form may omit the zone
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(0.0, seconds), RETRY_AFTER_MAX_S)

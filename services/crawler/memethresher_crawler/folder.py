@@ -73,7 +73,8 @@ def crawl_folder(
 
 
 def _item(key: str, path: Path, outcome: CheckedImage | str, result: CrawlResult) -> Taken:
-    post = PostInfo(key=key, title=path.stem.replace("_", " "), url=path.as_uri(), created_utc=utcnow())
+    title = path.stem.replace("_", " ")
+    post = PostInfo(key=key, title=title, url=path.as_uri(), created_utc=utcnow(), taken_as="file")
     if isinstance(outcome, str):
         result.image_failed(outcome)
         return Taken(post, reason=outcome)

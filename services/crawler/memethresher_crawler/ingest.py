@@ -122,6 +122,7 @@ def save_page(
         "author": item.post.author, "permalink": item.post.permalink, "url": item.post.url,
         "created_utc": item.post.created_utc, "reddit_score": item.post.score,
         "skip_reason": item.reason if not item.images else None, "crawled_at": now,
+        "taken_as": item.post.taken_as if item.images else None,
         "retry_at": retry_at if item.retry else None,
     } for item in items]  # fmt: skip
     post_ids = _insert_new_rows(connection, POSTS, rows, "key")
@@ -154,14 +155,16 @@ def save_retries(
     rows = [{
         "row_id": post_ids[item.post.key], "new_reason": None if item.images else item.reason,
         "new_retry_at": retry_at[item.post.key] if item.retry else None,
+        "new_taken_as": item.post.taken_as if item.images else None,
     } for item in items]  # fmt: skip
     if rows:
         statement = (
             update(POSTS)
             .where(POSTS.c.id == bindparam("row_id"))
             .values(
-                skip_reason=bindparam("new_reason"), retry_at=bindparam("new_retry_at"), retries=POSTS.c.retries + 1
-            )
+                skip_reason=bindparam("new_reason"), retry_at=bindparam("new_retry_at"),
+                taken_as=bindparam("new_taken_as"), retries=POSTS.c.retries + 1,
+            )  # fmt: skip
         )
         connection.execute(statement, rows)
     taken = [item for item in items if item.images]

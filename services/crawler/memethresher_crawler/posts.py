@@ -28,6 +28,17 @@ class PostInfo:
     score: int | None = None
     media: tuple[MediaItem, ...] = field(default_factory=tuple)
     skip_reason: str | None = None
+    taken_as: str | None = None  # how its images are taken: "image", "imgur page", "gallery", "preview of a link"
+
+
+@dataclass(frozen=True)
+class TakeRules:
+    """What a crawl takes from posts: spoilers or not, Reddit's previews of links it cannot read or not,
+    and the most pixels an image may have (a larger preview is taken at a smaller size Reddit offers)."""
+
+    skip_spoilers: bool = True
+    take_link_previews: bool = True
+    max_pixels: int | None = None
 
 
 def next_retry_at(now: datetime, retries: int, first_wait_s: float, max_retries: int) -> datetime | None:

@@ -1,4 +1,4 @@
-"""Reddit listings into posts: what to download, and why a post is skipped. Pure."""
+"""Reddit listings into posts: what to download, how, and why a post is skipped. Pure."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from memethresher_crawler.posts import MediaItem, PostInfo
+from memethresher_crawler.posts import MediaItem, PostInfo, TakeRules
 
 IMAGE_HOSTS = frozenset({"i.redd.it", "i.imgur.com", "preview.redd.it", "i.reddituploads.com", "i.redditmedia.com"})
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif")
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".mov", ".gifv", ".m4v", ".avi")
 VIDEO_HOSTS = frozenset({"v.redd.it", "youtube.com", "youtu.be", "m.youtube.com", "gfycat.com", "streamable.com"})
 _IMGUR_PAGE = re.compile(r"^/([A-Za-z0-9]{5,8})/?$")
-_IMGUR_ALBUM = re.compile(r"^/(a|gallery)/")
+PREVIEW_OF_A_LINK = "preview of a link"
+DEFAULT_RULES = TakeRules()
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Listing:
     after: str | None
 
 
-def parse_listing(body: Any, skip_spoilers: bool = True) -> Listing:
+def parse_listing(body: Any, rules: TakeRules = DEFAULT_RULES) -> Listing:
     """Parse a listing body (`kind: Listing`); raises ValueError if it is not one."""
     if not isinstance(body, Mapping) or body.get("kind") != "Listing" or not isinstance(body.get("data"), Mapping):
         raise ValueError("response is not a Reddit listing")
@@ -39,20 +40,26 @@ def parse_listing(body: Any, skip_spoilers: bool = True) -> Listing:
     posts = []
     for child in children:
         if isinstance(child, Mapping) and child.get("kind") == "t3" and isinstance(child.get("data"), Mapping):
-            posts.append(parse_post(child["data"], skip_spoilers))
+            posts.append(parse_post(child["data"], rules))
     after = data.get("after")
     return Listing(tuple(posts), after if isinstance(after, str) and after else None)
 
 
-def parse_post(post: Mapping[str, Any], skip_spoilers: bool = True) -> PostInfo:
-    """A post's metadata with the images to fetch, or the reason it is skipped."""
+def parse_post(post: Mapping[str, Any], rules: TakeRules = DEFAULT_RULES) -> PostInfo:
+    """A post's metadata with the images to fetch and how they are taken, or the reason it is skipped."""
     info = _metadata(post)
-    reason = skip_reason(post, skip_spoilers)
+    reason = skip_reason(post, rules.skip_spoilers)
     if reason is None:
-        media, reason = _media(_media_post(post))
+        media, taken_as, reason = _media(_media_post(post), rules)
         if reason is None:
-            return PostInfo(**{**info.__dict__, "media": media})
+            return PostInfo(**{**info.__dict__, "media": media, "taken_as": taken_as})
     return PostInfo(**{**info.__dict__, "skip_reason": reason})
+
+
+def reddit_unescape(text: str) -> str:
+    """Undo Reddit's escaping of `&`, `<`, `>` in JSON (as `raw_json=1` does) and nothing else: a signed
+    preview URL must be fetched exactly as Reddit gave it, and `html.unescape` would turn `&not=` into `¬=`."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _metadata(post: Mapping[str, Any]) -> PostInfo:
@@ -116,32 +123,54 @@ def _is_video(post: Mapping[str, Any]) -> bool:
     )
 
 
-def _preview_url(post: Mapping[str, Any]) -> str | None:
+def _pixels(image: Any) -> int | None:
+    width, height = image.get("width"), image.get("height")
+    return width * height if isinstance(width, int) and isinstance(height, int) else None
+
+
+def preview_image(post: Mapping[str, Any], max_pixels: int | None = None) -> MediaItem | None:
+    """Reddit's preview of a post: its source image, or the largest resolution within `max_pixels` when the
+    source is larger; the largest smaller resolution is the fallback (a source over the byte limit)."""
     try:
-        url = post["preview"]["images"][0]["source"]["url"]
+        image = post["preview"]["images"][0]
+        source = image["source"]
     except (KeyError, IndexError, TypeError):
         return None
-    return html.unescape(url) if isinstance(url, str) else None
+    sizes = [r for r in image.get("resolutions") or [] if isinstance(r, Mapping) and isinstance(r.get("url"), str)]
+    sizes.sort(key=lambda r: _pixels(r) or 0, reverse=True)
+    if max_pixels is not None and (_pixels(source) or 0) > max_pixels:
+        sizes = [r for r in sizes if (_pixels(r) or 0) <= max_pixels]
+        source = sizes.pop(0) if sizes else None
+    if not isinstance(source, Mapping) or not isinstance(source.get("url"), str):
+        return None
+    url = reddit_unescape(source["url"])
+    smaller = [reddit_unescape(r["url"]) for r in sizes if reddit_unescape(r["url"]) != url]
+    return MediaItem(url, smaller[0] if smaller else None)
 
 
-def _media(post: Mapping[str, Any]) -> tuple[tuple[MediaItem, ...], str | None]:
-    """The images of a post (a media post: the crosspost parent if there is one)."""
+def _media(post: Mapping[str, Any], rules: TakeRules) -> tuple[tuple[MediaItem, ...], str | None, str | None]:
+    """(images, how they are taken, None) of a media post (the crosspost parent if any), or ((), None, reason)."""
     if post.get("is_gallery") or post.get("gallery_data"):
-        return _gallery(post)
-    url = html.unescape(str(post.get("url") or ""))
+        media, reason = _gallery(post)
+        return media, None if reason else "gallery", reason
+    url = reddit_unescape(str(post.get("url") or ""))
     if urlsplit(url).scheme not in ("http", "https"):
-        return (), "no media URL"
+        return (), None, "no media URL"
     host, path = _host(url), urlsplit(url).path
-    preview = _preview_url(post)
+    preview = preview_image(post, rules.max_pixels)
     if host in IMAGE_HOSTS or path.lower().endswith(IMAGE_EXTENSIONS) or post.get("post_hint") == "image":
-        return (MediaItem(url, preview if preview != url else None),), None
-    if host in ("imgur.com", "m.imgur.com"):
-        page = _IMGUR_PAGE.match(path)
-        if page:  # a single-image page: the image itself lives on i.imgur.com
-            return (MediaItem(f"https://i.imgur.com/{page.group(1)}.jpg", preview),), None
-        if _IMGUR_ALBUM.match(path) and preview:  # an album: its cover, as Reddit previews it
-            return (MediaItem(preview),), None
-    return (), f"unknown host: {host or url}"
+        fallback = preview.url if preview and preview.url != url else None
+        return (MediaItem(url, fallback),), "image", None
+    page = _IMGUR_PAGE.match(path) if host in ("imgur.com", "m.imgur.com") else None
+    if page:  # a single-image page: the image itself lives on i.imgur.com
+        image = MediaItem(f"https://i.imgur.com/{page.group(1)}.jpg", preview.url if preview else None)
+        return (image,), "imgur page", None
+    # A page the crawler cannot read (another host, an imgur album): the image Reddit previews it with.
+    if preview is None:
+        return (), None, f"unknown host: {host or url}"
+    if not rules.take_link_previews:
+        return (), None, f"link previews off: {host}"
+    return (preview,), PREVIEW_OF_A_LINK, None
 
 
 def _gallery(post: Mapping[str, Any]) -> tuple[tuple[MediaItem, ...], str | None]:
@@ -155,7 +184,7 @@ def _gallery(post: Mapping[str, Any]) -> tuple[tuple[MediaItem, ...], str | None
         source = entry.get("s") or {}
         url = source.get("gif") or source.get("u")
         if isinstance(url, str) and url:
-            media.append(MediaItem(html.unescape(url)))
+            media.append(MediaItem(reddit_unescape(url)))
     if not media:
         return (), "gallery without valid images"
     return tuple(media), None

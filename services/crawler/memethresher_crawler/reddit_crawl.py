@@ -17,14 +17,15 @@ from memethresher_shared.models import Source, utcnow
 from memethresher_shared.sources import RedditTarget, parse_reddit_target
 from memethresher_shared.store import ImageStore
 
-from memethresher_crawler.fetch import AddressPolicy, Downloader, FetchError, http_client
+from memethresher_crawler.fetch import AddressPolicy, Downloader, FetchError, TransportFactory, http_client
 from memethresher_crawler.images import CheckedImage, ImageRejected, check_image
 from memethresher_crawler.ingest import Taken, known_post_keys, posts_to_retry, record_page, record_retries
-from memethresher_crawler.posts import MediaItem, PostInfo, next_retry_at
+from memethresher_crawler.posts import MediaItem, PostInfo, TakeRules, next_retry_at
 from memethresher_crawler.reddit import Listing, mean_post_gap_s, parse_listing
 from memethresher_crawler.reddit_api import ListingError, RedditAPI
 from memethresher_crawler.results import CrawlResult, EmbedBatcher
 from memethresher_crawler.settings import CrawlerSettings
+from memethresher_crawler.transport import async_transport
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +53,19 @@ def _due_for_retry(source_id: int, limit: int) -> dict[str, int]:
 def listing_params(source: Source, target: RedditTarget, page_size: int, after: str | None) -> dict[str, Any]:
     """Query parameters of one listing page of `source`."""
     params: dict[str, Any] = {"limit": page_size, "raw_json": 1}
-    sort = source.options.get("sort", "new")
     if target.kind == "user":  # a user's submissions take the sort as a parameter, not in the path
-        params["sort"] = sort
-    if sort == "top":
-        params["t"] = source.options.get("time", "day")
+        params["sort"] = source.sort
+    if source.sort == "top":
+        params["t"] = source.time_window or "day"
     if after:
         params["after"] = after
     return params
+
+
+def take_rules(source: Source, settings: CrawlerSettings) -> TakeRules:
+    """What this source's crawl takes: the crawler's settings, with the source's own choice of link previews."""
+    previews = source.options.get("take_link_previews", settings.take_link_previews)
+    return TakeRules(settings.skip_spoilers, bool(previews), settings.max_image_pixels)
 
 
 def crawl_reddit(
@@ -70,9 +76,11 @@ def crawl_reddit(
     client: redis.Redis,
     result: CrawlResult,
     heartbeat: Callable[[], object] = lambda: None,
+    transport: TransportFactory = async_transport,
 ) -> CrawlResult:
-    """Crawl one Reddit source to completion (an asyncio loop of its own); counts go into `result`."""
-    crawl = RedditCrawl(source, settings, store, embed, client, result, heartbeat)
+    """Crawl one Reddit source to completion (an asyncio loop of its own); counts go into `result`.
+    Images are fetched through `transport`."""
+    crawl = RedditCrawl(source, settings, store, embed, client, result, heartbeat, transport)
     return asyncio.run(crawl.run())
 
 
@@ -82,6 +90,7 @@ class RedditCrawl:
     def __init__(
         self, source: Source, settings: CrawlerSettings, store: ImageStore, embed: EmbedBatcher,
         client: redis.Redis, result: CrawlResult, heartbeat: Callable[[], object],
+        transport: TransportFactory = async_transport,
     ) -> None:  # fmt: skip
         self.source = source
         self.settings = settings
@@ -90,8 +99,10 @@ class RedditCrawl:
         self.redis = client
         self.result = result
         self.heartbeat = heartbeat  # renews the crawl lock, once a page
+        self.transport = transport
         self.target = parse_reddit_target(source.target)
-        self.path = self.target.listing_path(source.options.get("sort", "new"))
+        self.path = self.target.listing_path(source.sort)
+        self.rules = take_rules(source, settings)
 
     async def run(self) -> CrawlResult:
         policy = AddressPolicy(self.settings.allow_private_addresses, self.settings.allowed_private_networks)
@@ -99,7 +110,8 @@ class RedditCrawl:
         # Images are checked and stored on several threads; rows are written on one, in page order.
         with ThreadPoolExecutor(self.settings.image_workers) as pool, ThreadPoolExecutor(1) as db:
             self.pool, self.db = pool, db
-            async with http_client(self.settings, 2) as http, Downloader(self.settings, policy) as downloader:
+            downloads = Downloader(self.settings, policy, self.transport)
+            async with http_client(self.settings, 2) as http, downloads as downloader:
                 api = RedditAPI(http, self.settings, self.redis)
                 self.downloader = downloader
                 try:
@@ -119,7 +131,7 @@ class RedditCrawl:
         next_page = asyncio.create_task(api.listing(self.path, first))
         try:
             for number in range(self.settings.max_listing_pages):
-                listing = parse_listing(await next_page, self.settings.skip_spoilers)
+                listing = parse_listing(await next_page, self.rules)
                 self.heartbeat()
                 seen.extend(listing.posts)
                 new_posts = await self._new_posts(listing)
@@ -140,7 +152,7 @@ class RedditCrawl:
             await asyncio.gather(next_page, *in_flight, return_exceptions=True)
 
     def _sorted_by_new(self) -> bool:
-        return self.source.options.get("sort", "new") == "new"
+        return self.source.sort == "new"
 
     async def _new_posts(self, listing: Listing) -> list[PostInfo]:
         self.result.posts_seen += len(listing.posts)
@@ -169,7 +181,7 @@ class RedditCrawl:
         self.heartbeat()
         try:
             body = await api.listing(f"/by_id/{','.join(due)}.json", {"raw_json": 1})
-            found = {post.key: post for post in parse_listing(body, self.settings.skip_spoilers).posts}
+            found = {post.key: post for post in parse_listing(body, self.rules).posts}
         except (ListingError, ValueError) as error:  # they stay due: the next crawl asks again
             log.warning("could not fetch %d posts again by id: %s", len(due), error)
             return

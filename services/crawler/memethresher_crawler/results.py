@@ -33,7 +33,7 @@ class CrawlResult:
 
     def skipped(self, reason: str) -> None:
         self.posts_skipped += 1
-        self.skip_reasons[reason.split(":")[0].split(" (")[0][:_REASON_HEAD_CHARS]] += 1
+        self.skip_reasons[reason_head(reason)] += 1
 
     def image_failed(self, reason: str) -> None:
         self.images_failed += 1
@@ -44,6 +44,11 @@ class CrawlResult:
         data["skip_reasons"] = dict(self.skip_reasons.most_common(20))
         data["image_failures"] = dict(self.image_failures)
         return data
+
+
+def reason_head(reason: str) -> str:
+    """A skip reason without its details ("HTTP 404", "unknown host"), for tallies."""
+    return reason.split(":")[0].split(" (")[0][:_REASON_HEAD_CHARS]
 
 
 # Recorded reasons -> short metric labels; the first match wins.

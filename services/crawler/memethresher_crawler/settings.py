@@ -45,6 +45,9 @@ class CrawlerSettings(Settings):
     # Internal networks allowed even so, e.g. ["127.0.0.1/32"] for a Reddit stand-in on loopback.
     allowed_private_networks: list[str] = Field(default_factory=list)
     skip_spoilers: bool = True
+    # A link to a page the crawler cannot read (flickr, deviantart, news sites, an imgur album) is taken as
+    # the image Reddit previews it with; a source's own `take_link_previews` option overrides this.
+    take_link_previews: bool = True
     # Threads that decode, hash and store images: Pillow and fsync release the GIL.
     image_workers: int = Field(default=4, ge=1)
     # Listing pages whose images download at once (a page of 100 leaves slots idle at its tail).

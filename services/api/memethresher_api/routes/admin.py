@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from memethresher_shared import coordination, sources, tasks
 from memethresher_shared.celery_app import send
 from memethresher_shared.models import Meme, ModelVersion, Source
@@ -71,16 +71,22 @@ def list_sources(session: SessionDep) -> list[SourceOut]:
 
 
 @router.post("/sources", response_model=SourceOut, status_code=201)
-def add_source(body: SourceIn, session: SessionDep) -> SourceOut:
-    """Add a subreddit (`r/a+b`), multireddit (`user/NAME/m/MULTI`), user, or folder source."""
+def add_source(body: SourceIn, session: SessionDep, response: Response) -> SourceOut:
+    """Add a subreddit (`r/a+b`, `r/all`), multireddit (`user/NAME/m/MULTI`), user, front page or folder source.
+    The same listing (kind, target, sort, time window) added again answers 200 with the first, `already_there`."""
     try:
+        existed = sources.find_source(session, body.kind, body.target, **body.options) is not None
         source = sources.add_source(session, body.kind, body.target, **body.options)
+    except sources.SourceOptionError as error:
+        field_error("body", "options", str(error))
     except ValueError as error:
-        field_error("body", "target" if "target" in str(error) or "folder" in str(error) else "options", str(error))
+        field_error("body", "target", str(error))
     except TypeError as error:
         field_error("body", "options", str(error))
     session.flush()
-    return _source_out(source)
+    if existed:
+        response.status_code = 200
+    return _source_out(source).model_copy(update={"already_there": existed})
 
 
 @router.patch("/sources/{source_id}", response_model=SourceOut)
