@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from memethresher_api.main import create_app
 from memethresher_api.settings import get_api_settings
 
-from tests.api.helpers import add_memes
+from tests.api.helpers import BASE_URL, add_memes
 from tests.conftest import reset_all
 
 
@@ -36,7 +36,7 @@ def app_with(env, monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type: ignore[
             monkeypatch.setenv(f"MEMETHRESHER_{name}", value)
         reset_all()
         get_api_settings.cache_clear()
-        client = TestClient(create_app())
+        client = TestClient(create_app(), base_url=BASE_URL)
         clients.append(client.__enter__())
         return client
 
