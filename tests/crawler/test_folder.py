@@ -119,9 +119,13 @@ def test_due_sources_are_enqueued_once(env, redis_conn, tmp_path: Path) -> None:
         reddit = add_source(session, "reddit", "r/memes").id
         disabled = add_source(session, "reddit", "r/pics")
         disabled.enabled = False
-    assert sorted(crawl_due_sources()) == sorted([once, watched, reddit])
+    due = crawl_due_sources()
+    with session_scope() as session:  # the library folder is watched as a source of its own
+        library = session.scalars(select(Source).where(Source.target == str(env.library))).one()
+        assert library.options == {"watch": True, "library": True}
+    assert sorted(due) == sorted([once, watched, reddit, library.id])
     assert crawl_due_sources() == []  # still queued: not enqueued twice
-    assert len(queued_tasks(redis_conn, tasks.CRAWL_QUEUE)) == 3
+    assert len(queued_tasks(redis_conn, tasks.CRAWL_QUEUE)) == 4
 
     crawl_source(once)  # an unwatched folder is imported once, then never due again
     redis_conn.delete(tasks.CRAWL_QUEUE)

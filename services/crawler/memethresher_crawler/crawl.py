@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from memethresher_crawler.fetch import TransportFactory
 from memethresher_crawler.folder import crawl_folder
+from memethresher_crawler.library import ensure_library_source, is_library
 from memethresher_crawler.reddit_crawl import crawl_reddit
 from memethresher_crawler.results import CrawlResult, EmbedBatcher
 from memethresher_crawler.settings import CrawlerSettings, get_crawler_settings
@@ -72,7 +73,8 @@ def run_crawl(
         if source.kind == "folder":
             limits = (settings.max_image_bytes, settings.max_image_pixels)
             folder = Path(source.target)
-            crawl_folder(source.id, folder, store, embed, limits, settings.image_workers, result, heartbeat)
+            crawl_folder(source.id, folder, store, embed, limits, settings.image_workers, result, heartbeat,
+                         in_library=is_library(source))  # fmt: skip
         else:
             crawl_reddit(source, settings, store, embed, client, result, heartbeat, transport)
     except Exception as error:  # noqa: BLE001 - the source records why; the worker goes on
@@ -145,9 +147,13 @@ def is_due(source: Source, now: datetime) -> bool:
 
 
 def crawl_due_sources() -> list[int]:
-    """Enqueue a crawl of every due source not already queued; return their ids."""
+    """Enqueue a crawl of every due source not already queued; return their ids. The library folder is
+    one of them, added as a watched folder source once it exists."""
     client = redis_client()
     now = utcnow()
+    library_dir = get_crawler_settings().library_dir
+    with session_scope() as session:
+        ensure_library_source(session, library_dir)
     with session_scope() as session:
         sources = list(session.scalars(select(Source).where(Source.enabled.is_(True))))
         due = [(s.id, s.interval_s) for s in sources if is_due(s, now)]

@@ -51,8 +51,10 @@ def crawl_folder(
     image_workers: int,
     result: CrawlResult,
     heartbeat: Callable[[], object] = lambda: None,
+    in_library: bool = False,
 ) -> CrawlResult:
-    """Import the files of `folder` not seen before; `limits` is (max bytes, max pixels)."""
+    """Import the files of `folder` not seen before; `limits` is (max bytes, max pixels). The memes of the
+    library folder are marked `in_library` (those already known from elsewhere too)."""
     if not folder.is_dir():
         raise FolderMissing(f"folder {folder} does not exist or is not a folder")
     paths = {f"file:{path}": path for path in folder_files(folder)}
@@ -68,7 +70,7 @@ def crawl_folder(
             # Pillow releases the GIL while decoding, so threads use both cores.
             checked = list(pool.map(lambda k: read_and_check(paths[k], *limits), keys))
             items = [_item(key, paths[key], outcome, result) for key, outcome in zip(keys, checked, strict=True)]
-            record_page(store, source_id, items, result, embed)
+            record_page(store, source_id, items, result, embed, in_library=in_library)
     return result
 
 

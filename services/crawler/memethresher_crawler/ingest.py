@@ -109,12 +109,17 @@ def _new_meme_ids(taken: Sequence[Taken], meme_ids: dict[str, int], created: set
 
 
 def save_page(
-    session: Session, store: ImageStore, source_id: int, items: Sequence[Taken], retry_at: datetime | None = None
+    session: Session,
+    store: ImageStore,
+    source_id: int,
+    items: Sequence[Taken],
+    retry_at: datetime | None = None,
+    in_library: bool = False,
 ) -> list[int]:
     """Record posts with their images (or skip reasons) in a few statements; return new meme ids.
 
     Posts marked `retry` get `retry_at`. A post already recorded (by an earlier crawl or another worker)
-    is left as it is."""
+    is left as it is. With `in_library`, every meme of the page is marked as in the library folder."""
     connection = session.connection()
     now = utcnow()
     rows = [{
@@ -129,6 +134,8 @@ def save_page(
     taken = [item for item in items if item.post.key in post_ids and item.images]
     meme_ids, created = _meme_ids(connection, store, taken)
     _link(connection, post_ids, taken, meme_ids)
+    if in_library and meme_ids:
+        connection.execute(update(MEMES).where(MEMES.c.id.in_(list(meme_ids.values()))).values(in_library=True))
     return _new_meme_ids(taken, meme_ids, created)
 
 
@@ -180,10 +187,11 @@ def record_page(
     result: CrawlResult,
     embed: EmbedBatcher,
     retry_at: datetime | None = None,
+    in_library: bool = False,
 ) -> None:
     """Save a page in one transaction, tally it into `result`, then hand its new memes to `embed`."""
     with session_scope() as session:
-        new_ids = save_page(session, store, source_id, items, retry_at)
+        new_ids = save_page(session, store, source_id, items, retry_at, in_library)
     result.posts_new += len(items)
     for item in items:
         if not item.images:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from memethresher_shared.models import CurationItem, Embedding, Rating, Score
+from memethresher_shared.models import CurationItem, Embedding, Meme, Rating, Score
 from memethresher_shared.vectors import from_stored
 from memethresher_shared.versions import current_version as current_version
 from sqlalchemy import select
@@ -79,15 +79,15 @@ def version_scores(session: Session, version_id: int) -> np.ndarray:
 
 
 def queued_memes(session: Session) -> set[int]:
-    """Memes already in the curation queue in any state: never queued twice."""
-    return set(session.execute(select(CurationItem.meme_id)).scalars().all())
+    """Memes never to queue: in the curation queue in any state, or already in the library folder."""
+    queued = set(session.execute(select(CurationItem.meme_id)).scalars().all())
+    return queued | set(session.execute(select(Meme.id).where(Meme.in_library.is_(True))).scalars().all())
 
 
 def curation_blockers(session: Session, encoder: str) -> np.ndarray:
-    """Vectors of memes kept in the library or waiting in the queue: new picks must not duplicate them."""
-    ids = (
-        session.execute(select(CurationItem.meme_id).where(CurationItem.status.in_(("kept", "pending"))))
-        .scalars()
-        .all()
-    )
+    """Vectors of memes kept or waiting in the queue, and of the library folder's: new picks must not
+    duplicate them."""
+    waiting = select(CurationItem.meme_id).where(CurationItem.status.in_(("kept", "pending")))
+    library = select(Meme.id).where(Meme.in_library.is_(True))
+    ids = session.execute(waiting.union(library)).scalars().all()
     return load_vectors(session, encoder, ids).matrix if ids else np.zeros((0, 0), dtype=np.float32)
