@@ -1,21 +1,46 @@
 "use strict";
-// The sources page: add, enable/disable, crawl now, last crawl result.
+// The sources page: add (every option the CLI has), enable/disable, crawl now, the last crawl in words.
 const $ = (id) => document.getElementById(id);
+
+function listing(s) {
+  return [s.sort, s.time_window].filter(Boolean).join(", ") || "–";
+}
+
+function optionsInWords(s) {
+  const words = [];
+  if (s.options.library) words.push("the library folder");
+  if (s.kind === "folder") words.push(s.options.watch ? "watched" : "imported once");
+  if (s.options.stream) words.push("stream");
+  if (s.options.take_link_previews === true) words.push("takes previews of links");
+  if (s.options.take_link_previews === false) words.push("skips previews of links");
+  return words.join(", ") || "–";
+}
+
+function lastResult(result) {
+  if (!result) return "";
+  if (result.error) return `error: ${result.error}`;
+  const reasons = Object.entries(result.skip_reasons || {}).map(([why, n]) => `${why} ${n}`).join(", ");
+  return `${result.posts_new} new posts, ${result.images_new} new images, ${result.posts_skipped} skipped` +
+    (reasons ? ` (${reasons})` : "");
+}
 
 async function load() {
   const table = $("source-list");
   table.textContent = "";
   const head = table.insertRow();
-  for (const h of ["id", "kind", "target", "options", "enabled", "last crawl", "result", ""]) cell(head, h);
+  for (const h of ["id", "kind", "target", "sort", "options", "every", "enabled", "last crawl", "result", ""]) cell(head, h);
   for (const s of await api("GET", "/api/sources")) {
     const row = table.insertRow();
+    row.dataset.sourceId = s.id;
     cell(row, s.id);
     cell(row, s.kind);
     cell(row, s.target);
-    cell(row, JSON.stringify(s.options));
+    cell(row, listing(s));
+    cell(row, optionsInWords(s));
+    cell(row, `${s.interval_s} s`);
     cell(row, s.enabled ? "yes" : "no");
     cell(row, s.last_crawl_at ? new Date(s.last_crawl_at).toLocaleString() : "never");
-    cell(row, s.last_result ? JSON.stringify(s.last_result) : "");
+    cell(row, lastResult(s.last_result));
     const actions = cell(row, "");
     actions.appendChild(button(s.enabled ? "Disable" : "Enable", async () => {
       await api("PATCH", `/api/sources/${s.id}`, { enabled: !s.enabled });
@@ -25,17 +50,46 @@ async function load() {
   }
 }
 
+function formOptions(form) {
+  const kind = form.get("kind");
+  const options = {};
+  if (form.get("interval_s")) options.interval_s = Number(form.get("interval_s"));
+  if (kind === "folder") {
+    options.watch = form.get("watch") === "on";
+    return options;
+  }
+  options.sort = form.get("sort");
+  if (options.sort === "top") options.time = form.get("time");
+  if (form.get("stream") === "on") options.stream = true;
+  if (form.get("take_link_previews")) options.take_link_previews = form.get("take_link_previews") === "true";
+  return options;
+}
+
+// Only the fields that apply to the kind (and sort) chosen are shown.
+function showFields() {
+  const kind = $("source-kind").value;
+  const top = kind === "reddit" && $("source-sort").value === "top";
+  for (const el of document.querySelectorAll(".reddit-only")) el.hidden = kind !== "reddit";
+  for (const el of document.querySelectorAll(".folder-only")) el.hidden = kind !== "folder";
+  for (const el of document.querySelectorAll(".top-only")) el.hidden = !top;
+}
+
+$("source-kind").addEventListener("change", showFields);
+$("source-sort").addEventListener("change", showFields);
 $("add-source").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = new FormData(event.target);
-  const options = form.get("sort") && form.get("kind") === "reddit" ? { sort: form.get("sort") } : {};
   try {
-    await api("POST", "/api/sources", { kind: form.get("kind"), target: form.get("target"), options });
+    const s = await api("POST", "/api/sources", { kind: form.get("kind"), target: form.get("target"), options: formOptions(form) });
     $("source-error").textContent = "";
+    $("source-added").textContent = `${s.already_there ? "already there" : "added"}: #${s.id} ${s.kind} ${s.target}`;
     event.target.reset();
+    showFields();
     load();
   } catch (error) {
+    $("source-added").textContent = "";
     $("source-error").textContent = error.message;
   }
 });
+showFields();
 load().catch((error) => toast(error.message));
