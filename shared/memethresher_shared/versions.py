@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from memethresher_shared.models import ModelVersion
 
 
-def current_version_query(encoder: Any) -> Select[tuple[ModelVersion]]:
+def current_version_query(encoder: Any) -> Select[ModelVersion]:
     """`encoder` is a name or a bind parameter (for statements built once)."""
     return (
         select(ModelVersion)

@@ -1,5 +1,5 @@
 """The rating loop's hot path: pairs held for the rater they were handed to, ratings saved in one
-statement on PostgreSQL, retrain requests asked at most once a second."""
+transaction on either database, retrain requests asked at most once a second."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def test_a_rated_pair_comes_back_after_undo_on_any_database(any_client: TestClie
     assert any_client.get("/api/pairs/next").json()["pair_id"] == pair_id
 
 
-def test_a_form_body_is_left_to_the_route(client: TestClient) -> None:
+def test_a_form_body_is_a_422(client: TestClient) -> None:
     ids = add_memes(2)
     response = client.post("/api/ratings", content=f"a={ids[0]}&b={ids[1]}&choice=a")
     assert response.status_code == 422

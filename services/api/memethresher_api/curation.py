@@ -19,10 +19,10 @@ from memethresher_shared.settings import Settings
 from memethresher_shared.store import EXTENSIONS, ImageStore
 from memethresher_shared.vectors import from_stored
 from memethresher_shared.versions import current_version
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from memethresher_api.deps import field_error
+from memethresher_api.errors import Conflict, InvalidField, NotFound
 from memethresher_api.naming import unique_file_name
 from memethresher_api.queries import meme_out
 from memethresher_api.schemas import CurationItemOut
@@ -125,7 +125,7 @@ def next_item(session: Session, ranking: Ranking) -> CurationItem | None:
     if ranking.version_id is None:
         return session.scalar(query.order_by(CurationItem.score.desc(), CurationItem.id).limit(1))
     current = select(Score.meme_id, Score.mean).where(Score.model_version_id == ranking.version_id).subquery()
-    sunk = current.c.mean.is_(None)
+    sunk: ColumnElement[bool] = current.c.mean.is_(None)
     if ranking.threshold is not None:
         sunk = or_(sunk, current.c.mean < ranking.threshold)
     return session.scalar(
@@ -138,9 +138,9 @@ def next_item(session: Session, ranking: Ranking) -> CurationItem | None:
 def pending_item(session: Session, item_id: int) -> CurationItem:
     item = session.get(CurationItem, item_id)
     if item is None:
-        field_error("path", "item_id", f"no curation item {item_id}", status=404)
+        raise NotFound(f"no curation item {item_id}", "path", "item_id")
     if item.status != "pending":
-        field_error("path", "item_id", f"curation item {item_id} is already {item.status}", status=409)
+        raise Conflict(f"curation item {item_id} is already {item.status}", "path", "item_id")
     return item
 
 
@@ -166,9 +166,9 @@ def keep(session: Session, item: CurationItem, name: str, library: Path, store: 
     try:
         file_name = _copy_exclusive(store.path(meme.storage_key), library, name, extension)
     except ValueError as error:
-        field_error("body", "name", str(error))
+        raise InvalidField(str(error), "body", "name") from None
     except FileNotFoundError:
-        field_error("path", "item_id", f"the image of meme {meme.id} is missing from the store", status=409)
+        raise Conflict(f"the image of meme {meme.id} is missing from the store", "path", "item_id") from None
     item.status, item.name, item.library_path = "kept", name, file_name
     item.decided_at = datetime.now(UTC)
 

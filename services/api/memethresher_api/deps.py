@@ -1,4 +1,4 @@
-"""Request dependencies: a database session per request, the settings, and field errors."""
+"""Request dependencies: a database session per request, the settings, and refusing a request."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, NoReturn, TypeVar
 
-from fastapi import Depends, HTTPException, Path
+from fastapi import Depends, Path
 from memethresher_shared.db import POOL_SIZE, get_engine, session_scope
 from sqlalchemy.orm import Session
 
+from memethresher_api.errors import BY_STATUS, ApiError, NotFound
 from memethresher_api.settings import ApiSettings, get_api_settings
 
 T = TypeVar("T")
@@ -66,10 +67,9 @@ IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def field_error(location: str, field: str, message: str, status: int = 422) -> NoReturn:
-    """Raise a 4xx shaped like FastAPI's own validation errors, naming the field."""
-    detail: list[dict[str, Any]] = [{"loc": [location, field], "msg": message, "type": "value_error"}]
-    raise HTTPException(status_code=status, detail=detail)
+    """Refuse the request with a 4xx naming the field (see `errors`)."""
+    raise BY_STATUS.get(status, ApiError)(message, location, field)
 
 
 def not_found(what: str) -> NoReturn:
-    raise HTTPException(status_code=404, detail=what)
+    raise NotFound(what)

@@ -13,7 +13,7 @@ import numpy as np
 from memethresher_shared import metrics
 from memethresher_shared.models import Embedding, EvaluationLabel, Meme, ModelVersion, Rating, Score, TrainingMetric
 from sqlalchemy import ColumnElement, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from memethresher_api import evaluation, svg
 
@@ -39,7 +39,7 @@ class Report:
         return {k: v for k, v in self.__dict__.items() if not k.endswith("_svg")}
 
 
-def is_rated(meme_id: ColumnElement[int]) -> ColumnElement[bool]:
+def is_rated(meme_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ColumnElement[bool]:
     """Whether the meme is in any rating, on either side."""
     return exists().where(or_(Rating.a_id == meme_id, Rating.b_id == meme_id))
 

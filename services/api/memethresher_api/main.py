@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from memethresher_shared.logs import configure_logging
@@ -14,11 +14,11 @@ from sqlalchemy import text
 
 from memethresher_api import broker
 from memethresher_api.deps import SessionDep, SettingsDep
+from memethresher_api.errors import ApiError
 from memethresher_api.folders import folder_problems
 from memethresher_api.offered import OfferedPairs
 from memethresher_api.ratings import RetrainRequests
 from memethresher_api.routes import admin, curation, evaluation, images, pages, rating
-from memethresher_api.routes.rating_loop import RatingLoopFirst
 from memethresher_api.schemas import HealthOut
 from memethresher_api.security import SecurityMiddleware
 from memethresher_api.settings import get_api_settings
@@ -42,14 +42,14 @@ def create_app() -> FastAPI:
     app.state.thumbnails = images.RecentThumbnails()
     app.state.offered = OfferedPairs()
     app.state.retrain = RetrainRequests()
-    # Inside the security checks: the rating loop's hot requests, answered ahead of routing.
+    # Inside the security checks: cached thumbnails, answered ahead of routing.
     app.add_middleware(images.RecentThumbnailsFirst, recent=app.state.thumbnails)
-    app.add_middleware(RatingLoopFirst)
     app.add_middleware(
         SecurityMiddleware,
         token=settings.api_token if settings.needs_token else "",
         answered_hosts=settings.answered_hosts,
     )
+    app.add_exception_handler(ApiError, refused)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (rating, curation, evaluation, admin, images, pages):
         app.include_router(module.router)
@@ -60,6 +60,12 @@ def create_app() -> FastAPI:
     gc.collect()
     gc.freeze()
     return app
+
+
+async def refused(_request: Request, error: Exception) -> JSONResponse:
+    """A request the domain code refused (`errors.ApiError`): its 4xx, with its message."""
+    assert isinstance(error, ApiError)
+    return JSONResponse({"detail": error.detail()}, status_code=error.status)
 
 
 def metrics() -> Response:

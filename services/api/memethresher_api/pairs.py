@@ -11,15 +11,12 @@ from memethresher_shared.models import AcquisitionBatch, AcquisitionPair, Embedd
 from sqlalchemy import Connection, Select, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
+from memethresher_api.errors import NotEnoughMemes
 from memethresher_api.queries import meme_out_of
 from memethresher_api.schemas import PairOut
 
 # The rating loop reads on a plain connection; other callers may pass a session.
 Database = Session | Connection
-
-
-class NotEnoughMemes(LookupError):
-    """Fewer than two memes have a vector under the current encoder."""
 
 
 @functools.cache

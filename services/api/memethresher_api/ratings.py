@@ -1,4 +1,11 @@
-"""Storing and undoing ratings, and asking for a retrain once enough have arrived."""
+"""Storing and undoing ratings, and asking for a retrain once enough have arrived.
+
+A save is one transaction of Core statements built once, reading and writing plain columns (it runs
+on every judgement): claim the acquisition pair, insert the rating, and count when a retrain may be
+asked for. Claiming first, with one conditional UPDATE, makes two saves of one pair arriving together
+(a retry, a second tab) store one rating: the second waits only for the first to commit, then finds
+the pair rated and answers with the rating already stored, without a write of its own.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +13,31 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from memethresher_shared import coordination
-from memethresher_shared.db import get_engine, session_scope
+from memethresher_shared.db import get_engine
 from memethresher_shared.models import AcquisitionPair, Meme, ModelVersion, Rating, utcnow
 from memethresher_shared.observability import record_rating
-from sqlalchemy import Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Integer, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from memethresher_api import rating_statement
-from memethresher_api.deps import field_error
+from memethresher_api.errors import InvalidField
 from memethresher_api.schemas import RatingIn, RatingOut
 from memethresher_api.settings import ApiSettings
 
 log = logging.getLogger(__name__)
 
 OVERALL = "overall"
+# Saves run on a plain connection; a test may pass a session.
+Database = Session | Connection
+# A stored rating's fields as the API names them, and their columns.
+RATING_COLUMNS = {
+    "id": Rating.id, "a": Rating.a_id, "b": Rating.b_id, "choice": Rating.choice, "axis": Rating.axis,
+    "origin": Rating.origin, "pair_id": Rating.acquisition_pair_id, "created_at": Rating.created_at,
+}  # fmt: skip
 
 
 def rating_out(rating: Rating) -> RatingOut:
@@ -39,17 +53,19 @@ def rating_out(rating: Rating) -> RatingOut:
     )
 
 
-def _check_memes(session: Session, body: RatingIn) -> None:
-    found = set(session.scalars(select(Meme.id).where(Meme.id.in_([body.a, body.b]))))
-    for field, meme_id in (("a", body.a), ("b", body.b)):
-        if meme_id not in found:
-            field_error("body", field, f"no meme with id {meme_id}")
+def new_rating_out(rating_id: int, body: RatingIn, axis: str, pair_id: int | None, created_at: datetime) -> RatingOut:
+    """A rating just stored, as the API shows it (built from what was sent, not read back)."""
+    origin = "acquisition" if pair_id is not None else "random"
+    return RatingOut(
+        id=rating_id, a=body.a, b=body.b, choice=body.choice, axis=axis, origin=origin, pair_id=pair_id,
+        created_at=created_at,
+    )  # fmt: skip
 
 
 @functools.cache
 def _statements() -> dict[str, Any]:
-    """The rating's statements, built once: they run on every save. Plain columns, not ORM objects."""
-    a, b = bindparam("a"), bindparam("b")
+    """The rating's statements, built once: they run on every save."""
+    a, b = bindparam("a", type_=Integer), bindparam("b", type_=Integer)
     same_memes = or_(
         (AcquisitionPair.a_id == a) & (AcquisitionPair.b_id == b),
         (AcquisitionPair.a_id == b) & (AcquisitionPair.b_id == a),
@@ -76,63 +92,70 @@ def _statements() -> dict[str, Any]:
         "named_pair": select(AcquisitionPair.a_id, AcquisitionPair.b_id, AcquisitionPair.status).where(
             AcquisitionPair.id == bindparam("pair_id")
         ),
+        "earlier": select(*RATING_COLUMNS.values())
+        .where(Rating.acquisition_pair_id == bindparam("pair_id"), Rating.axis == bindparam("axis"))
+        .limit(1),
         "insert": insert(Rating).returning(Rating.id),
         "mark_rated": claim.where(AcquisitionPair.id == bindparam("pair_id")),
     }
 
 
-def _claim_pair(session: Session, body: RatingIn) -> tuple[int | None, str]:
+def _claim_pair(db: Database, body: RatingIn) -> tuple[int | None, str]:
     """The acquisition pair this rating answers (the one named, else a pending one of the same memes)
-    and its status before this save; a pending pair is marked rated at once.
-
-    Claim first, with one conditional UPDATE: two saves of one pair arriving together (a retry, a
-    second tab) store one rating, the second waiting only for the first to commit and then seeing
-    the pair rated, without a write (and a durable commit) of its own."""
+    and its status before this save; a pending pair is marked rated at once."""
     statements = _statements()
     if body.pair_id is None:
-        claimed = session.execute(statements["claim_pending"], {"a": body.a, "b": body.b}).scalar()
+        claimed = db.execute(statements["claim_pending"], {"a": body.a, "b": body.b}).scalar()
         return claimed, "pending"
     parameters = {"pair_id": body.pair_id, "a": body.a, "b": body.b}
-    if session.execute(statements["claim_named"], parameters).scalar() is not None:
+    if db.execute(statements["claim_named"], parameters).scalar() is not None:
         return body.pair_id, "pending"
-    row = session.execute(statements["named_pair"], parameters).first()
+    row = db.execute(statements["named_pair"], parameters).first()
     if row is None or {row.a_id, row.b_id} != {body.a, body.b}:
-        field_error(
-            "body",
-            "pair_id",
-            f"acquisition pair {body.pair_id} is not a pair of memes {body.a} and {body.b}",
-        )
+        message = f"acquisition pair {body.pair_id} is not a pair of memes {body.a} and {body.b}"
+        raise InvalidField(message, "body", "pair_id")
     return body.pair_id, row.status
 
 
-def store_rating(session: Session, body: RatingIn, axes: list[str]) -> tuple[RatingOut, bool]:
-    """Store one rating; returns it and whether it is new (a retried save of a rated pair is not)."""
+def rating_axis(body: RatingIn, axes: list[str]) -> str:
+    """The axis the rating is on; refuses an unknown axis and a meme rated against itself."""
     axis = body.axis or OVERALL
     if axis != OVERALL and axis not in axes:
-        field_error("body", "axis", f"unknown axis {axis!r}; configured: {[OVERALL, *axes]}")
+        raise InvalidField(f"unknown axis {axis!r}; configured: {[OVERALL, *axes]}", "body", "axis")
     if body.a == body.b:
-        field_error("body", "b", "a meme cannot be rated against itself; 'a' and 'b' must differ")
-    pair_id, status = _claim_pair(session, body)
+        raise InvalidField("a meme cannot be rated against itself; 'a' and 'b' must differ", "body", "b")
+    return axis
+
+
+def store_rating(db: Database, body: RatingIn, axes: list[str]) -> tuple[RatingOut, bool]:
+    """Store one rating in the caller's transaction; returns it and whether it is new (a retried
+    save of a rated pair is not). An unknown meme raises the foreign key's IntegrityError."""
+    axis = rating_axis(body, axes)
+    pair_id, status = _claim_pair(db, body)
     if pair_id is not None and status == "rated":
-        earlier = session.scalar(
-            select(Rating).where(Rating.acquisition_pair_id == pair_id, Rating.axis == axis).limit(1)
-        )
+        earlier = db.execute(_statements()["earlier"], {"pair_id": pair_id, "axis": axis}).first()
         if earlier is not None:
-            return rating_out(earlier), False
+            return RatingOut(**dict(zip(RATING_COLUMNS, earlier, strict=True))), False
     origin = "acquisition" if pair_id is not None else "random"
     created_at = utcnow()
-    values = {"a_id": body.a, "b_id": body.b, "choice": body.choice, "axis": axis, "origin": origin}
+    values: dict[str, Any] = {"a_id": body.a, "b_id": body.b, "choice": body.choice, "axis": axis, "origin": origin}
     values |= {"acquisition_pair_id": pair_id, "created_at": created_at}
-    try:
-        rating_id = session.execute(_statements()["insert"], values).scalar_one()
-    except IntegrityError:
-        # The foreign keys refused an unknown meme: find which one, for the error message.
-        session.rollback()
-        _check_memes(session, body)
-        raise
+    rating_id = db.execute(_statements()["insert"], values).scalar_one()
     if pair_id is not None and status not in ("pending", "rated"):  # a skipped pair rated after all
-        session.execute(_statements()["mark_rated"], {"pair_id": pair_id})
-    return rating_statement.new_rating_out(rating_id, body, axis, pair_id, created_at), True
+        db.execute(_statements()["mark_rated"], {"pair_id": pair_id})
+    return new_rating_out(rating_id, body, axis, pair_id, created_at), True
+
+
+def unknown_meme(items: list[RatingIn]) -> InvalidField:
+    """The refusal naming the first meme of these ratings that does not exist."""
+    wanted = {meme_id for item in items for meme_id in (item.a, item.b)}
+    with get_engine().connect() as connection:
+        found = set(connection.scalars(select(Meme.id).where(Meme.id.in_(wanted))))
+    for item in items:
+        for field, meme_id in (("a", item.a), ("b", item.b)):
+            if meme_id not in found:
+                return InvalidField(f"no meme with id {meme_id}", "body", field)
+    return InvalidField("a meme or acquisition pair of this rating was removed meanwhile; nothing was stored")
 
 
 def undo_rating(session: Session, rating: Rating) -> RatingOut:
@@ -152,7 +175,7 @@ def undo_rating(session: Session, rating: Rating) -> RatingOut:
 
 
 @functools.cache
-def _ratings_and_current_model_statement() -> Select[tuple[int, int | None]]:
+def _ratings_and_current_model_statement() -> Select[int, int | None]:
     """Built once: it runs in every rating's transaction."""
     current_n = (
         select(ModelVersion.n_ratings)
@@ -168,18 +191,15 @@ def save_ratings(
     items: list[RatingIn], encoder: str, axes: list[str], count: bool = True
 ) -> tuple[list[tuple[RatingOut, bool]], tuple[int, int] | None]:
     """Store the ratings committed (all or none); returns each with whether it is new, and if
-    `count`, the numbers of ratings before them and at the current model."""
-    if len(items) == 1:
-        axis = items[0].axis or OVERALL
-        if items[0].a != items[0].b and (axis == OVERALL or axis in axes):
-            saved = rating_statement.save(get_engine(), items[0], axis, encoder, count)
-            if saved is not None:
-                return [(saved.rating, True)], saved.counts
-    with session_scope() as session:
-        # Counted before the ratings claim their pair, so the pair is held only for the insert and
-        # commit; a count a moment stale is harmless (due means "at least `every` since the model").
-        counts = rating_counts(session, encoder) if count else None
-        stored = [store_rating(session, item, axes) for item in items]
+    `count`, the numbers of ratings before them and at the newest model."""
+    try:
+        with get_engine().begin() as connection:
+            # Counted before the ratings claim their pair, so the pair is held only for the insert
+            # and commit; a count a moment stale is harmless (due means "at least `every` since").
+            counts = rating_counts(connection, encoder) if count else None
+            stored = [store_rating(connection, item, axes) for item in items]
+    except IntegrityError:
+        raise unknown_meme(items) from None  # the foreign keys refused it: nothing was stored
     return stored, counts
 
 
@@ -195,9 +215,9 @@ def store_and_maybe_retrain(items: list[RatingIn], settings: ApiSettings, retrai
     return [rating for rating, _ in stored]
 
 
-def rating_counts(session: Session, encoder: str) -> tuple[int, int]:
+def rating_counts(db: Database, encoder: str) -> tuple[int, int]:
     """All ratings, and those the current model was trained on (one query)."""
-    total, at_model = session.execute(_ratings_and_current_model_statement(), {"encoder": encoder}).one()
+    total, at_model = db.execute(_ratings_and_current_model_statement(), {"encoder": encoder}).one()
     return int(total), int(at_model or 0)
 
 

@@ -18,7 +18,6 @@ from memethresher_api.deps import (
     field_error,
     in_autocommit,
     in_thread,
-    not_found,
 )
 from memethresher_api.offered import OfferedPairs
 from memethresher_api.schemas import (
@@ -63,10 +62,7 @@ async def hand_out(request: Request, encoder: str, count: int, exclude: list[int
 @router.get("/pairs/next", response_model=PairOut, responses=NOT_FOUND)
 async def next_pair(settings: SettingsDep, request: Request) -> Response:
     """The next pair to rate: from the newest acquisition batch when there is one, else random."""
-    try:
-        return json_of((await hand_out(request, settings.embedder, 1, []))[0])
-    except pairs.NotEnoughMemes as error:
-        not_found(str(error))
+    return json_of((await hand_out(request, settings.embedder, 1, []))[0])
 
 
 @router.get("/pairs", response_model=PairsOut, responses=NOT_FOUND)
@@ -77,10 +73,7 @@ async def upcoming_pairs(
     exclude: Annotated[list[int], Query(max_length=200, description="pair ids the page already holds")] = [],  # noqa: B006
 ) -> PairsOut:
     """Several upcoming pairs, so the page can prefetch their images."""
-    try:
-        return PairsOut(pairs=await hand_out(request, settings.embedder, count, exclude))
-    except pairs.NotEnoughMemes as error:
-        not_found(str(error))
+    return PairsOut(pairs=await hand_out(request, settings.embedder, count, exclude))
 
 
 @router.post("/pairs/{pair_id}/skip", response_model=dict[str, int | str])
