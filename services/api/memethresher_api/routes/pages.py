@@ -13,6 +13,7 @@ from memethresher_shared.versions import current_version
 
 from memethresher_api import evaluation_data, queries
 from memethresher_api.deps import SessionDep, SettingsDep
+from memethresher_api.key_hints import key_hint
 from memethresher_api.security import COOKIE, session_value, token_matches
 
 router = APIRouter(include_in_schema=False)
@@ -31,7 +32,7 @@ def home() -> RedirectResponse:
 @router.get("/rate", response_class=HTMLResponse)
 def rate_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     config = {"keys": settings.key_map, "axes": settings.rating_axes, "prefetch": settings.prefetch_pairs}
-    return _page(request, "rate.html", config=config)
+    return _page(request, "rate.html", config=config, key_hint=key_hint(settings.key_map))
 
 
 @router.get("/curate", response_class=HTMLResponse)
@@ -54,9 +55,7 @@ def evaluate_report(
 ) -> HTMLResponse:
     """The report of one model version as an HTML fragment with inline SVG plots."""
     model = (
-        session.get(ModelVersion, model_version_id)
-        if model_version_id
-        else current_version(session, settings.embedder)
+        session.get(ModelVersion, model_version_id) if model_version_id else current_version(session, settings.embedder)
     )
     report = evaluation_data.report(session, model) if model is not None else None
     return _page(request, "report.html", report=report, model=model)

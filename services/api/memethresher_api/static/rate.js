@@ -199,6 +199,11 @@ document.addEventListener("keydown", (event) => {
 });
 $("left").addEventListener("click", () => choose("a"));
 $("right").addEventListener("click", () => choose("b"));
+// A touch screen has no keys: every choice (ties and clear wins too), undo and skip as buttons.
+for (const control of $("choices").querySelectorAll("button")) {
+  const { choice, action } = control.dataset;
+  control.addEventListener("click", () => (choice ? choose(choice) : actions[action]()));
+}
 window.addEventListener("beforeunload", (event) => { if (state.pending) event.preventDefault(); });
 refill();
 refreshStatus();
