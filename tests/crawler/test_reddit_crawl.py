@@ -164,6 +164,20 @@ def test_multireddit_and_user_listings(reddit_env, fake_reddit: FakeReddit) -> N
     assert (both["posts_new"], both["posts_known"]) == (0, 8)
 
 
+def test_front_page_r_all_and_r_popular_are_listings_of_every_subreddit(reddit_env, fake_reddit: FakeReddit) -> None:  # type: ignore[no-untyped-def]
+    _numbered(fake_reddit, range(3), "cats")
+    _numbered(fake_reddit, range(3, 5), "dogs")
+    front = crawl_source(_source("front", sort="hot"))
+    assert (front["error"], front["posts_seen"], front["posts_new"]) == (None, 5, 5)
+    for target in ("r/all", "r/popular"):
+        listed = crawl_source(_source(target, sort="top", time="week"))
+        assert (listed["error"], listed["posts_seen"], listed["posts_known"]) == (None, 5, 5)
+    with session_scope() as session:
+        assert [(s.target, s.sort) for s in session.scalars(select(Source).order_by(Source.id))] == [
+            ("front", "hot"), ("r/all", "top"), ("r/popular", "top"),
+        ]  # fmt: skip
+
+
 def test_a_missing_subreddit_is_a_recorded_error(reddit_env, fake_reddit: FakeReddit) -> None:  # type: ignore[no-untyped-def]
     result = crawl_source(_source("r/nosuchplace"))
     assert "HTTP 404" in result["error"]
