@@ -14,16 +14,20 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+import redis
 import sqlalchemy as sa
 from celery import Celery
-from memethresher_shared import tasks
+from memethresher_shared import coordination, tasks
 from memethresher_shared.db import session_scope
 from memethresher_shared.embedded_redis import EmbeddedRedis
-from memethresher_shared.models import Embedding, Meme, Rating
+from memethresher_shared.models import Embedding, Meme, ModelVersion, Rating
 
 from tests.conftest import REPO, Env, wait_until
 from tests.integration.memes import add_sample_memes
 from tests.integration.rater import free_port, wait_for_stats
+from tests.trainer.conftest import ENCODER, add_ratings
+from tests.trainer.conftest import add_memes as add_vector_memes
+from tests.trainer.tastes import hidden_taste, unit_vectors
 
 pytestmark = pytest.mark.integration
 
@@ -175,3 +179,38 @@ def test_acknowledged_ratings_survive_restarts(env: Env, own_redis: EmbeddedRedi
     with session_scope() as session:
         stored = set(session.scalars(sa.select(Rating.id)).all())
     assert set(acknowledged) <= stored
+
+
+def test_a_trainer_killed_mid_training_holds_up_the_next_training_for_under_a_minute(
+    env: Env, redis_conn: redis.Redis, start_worker
+) -> None:  # type: ignore[no-untyped-def]
+    vectors = unit_vectors(80, 32)
+    ids = add_vector_memes(vectors)
+    add_ratings(ids, hidden_taste(vectors), 300)
+    lock_key = coordination.TRAINING_LOCK.format(encoder=ENCODER)
+    endless = {"MEMETHRESHER_ENSEMBLE_MAX_EPOCHS": "100000", "MEMETHRESHER_ENSEMBLE_PATIENCE": "100000"}
+    doomed = start_worker("memethresher_trainer.tasks", "train", env.vars | endless, name="doomed")
+    coordination.request_retrain(redis_conn, ENCODER)
+    wait_until(lambda: redis_conn.exists(lock_key), 60, message=f"the training to start\n{doomed.output()}")
+    time.sleep(2.0)
+    token = redis_conn.get(lock_key)
+    kill_tree(doomed.process.pid)
+    doomed.process.wait(10)
+    killed_at = time.monotonic()
+    assert token is not None and 0 < redis_conn.pttl(lock_key) <= 60_000
+    with session_scope() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(ModelVersion)) == 0, "it finished first"
+
+    quick = {"MEMETHRESHER_ENSEMBLE_MAX_EPOCHS": "20", "MEMETHRESHER_TRAIN_RETRY_S": "1"}
+    survivor = start_worker("memethresher_trainer.tasks", "train,score", env.vars | quick, name="survivor")
+    assert coordination.request_retrain(redis_conn, ENCODER)  # the next rating's request: the flag was cleared
+    wait_until(lambda: redis_conn.get(lock_key) not in (None, token), 75,
+               message=f"the next training to take the lock\n{survivor.output()}")  # fmt: skip
+    waited = time.monotonic() - killed_at
+    assert waited < 62, f"the next training started {waited:.0f}s after the kill"
+    wait_until(lambda: _current_versions() == 1, 60, message=f"the next training's version\n{survivor.output()}")
+
+
+def _current_versions() -> int:
+    with session_scope() as session:
+        return int(session.scalar(sa.select(sa.func.count()).where(ModelVersion.is_current.is_(True))) or 0)

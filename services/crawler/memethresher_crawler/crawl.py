@@ -10,8 +10,8 @@ from typing import Any
 
 import redis
 from memethresher_shared import tasks
-from memethresher_shared.celery_app import app, send
-from memethresher_shared.coordination import redis_client
+from memethresher_shared.celery_app import app
+from memethresher_shared.coordination import redis_client, send_once
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import Source, utcnow
 from memethresher_shared.observability import record_image_failed, record_images_crawled
@@ -160,7 +160,7 @@ def crawl_due_sources() -> list[int]:
     queued = []
     for source_id, interval in due:
         # The flag stops a slow crawl from piling up copies of itself on the queue.
-        if client.set(CRAWL_QUEUED.format(source_id=source_id), "1", nx=True, ex=max(interval, 60)):
-            send(tasks.CRAWL_SOURCE, source_id)
+        flag = CRAWL_QUEUED.format(source_id=source_id)
+        if send_once(client, flag, max(interval, 60), tasks.CRAWL_SOURCE, source_id):
             queued.append(source_id)
     return queued

@@ -13,7 +13,7 @@ from celery import Task
 from celery.signals import worker_ready
 from memethresher_shared import tasks
 from memethresher_shared.celery_app import app, send
-from memethresher_shared.coordination import redis_client
+from memethresher_shared.coordination import redis_client, send_once
 from memethresher_shared.db import session_scope
 from memethresher_shared.observability import (
     install_worker_observability,
@@ -68,10 +68,7 @@ def embed_missing() -> dict[str, Any]:
 
 def request_sweep(client: redis.Redis, encoder: str) -> bool:
     """Enqueue `embed_missing` unless a sweep for `encoder` was enqueued in the last minute."""
-    if client.set(SWEEP_REQUESTED.format(encoder=encoder), "1", nx=True, ex=SWEEP_COALESCE_S):
-        send(tasks.EMBED_MISSING)
-        return True
-    return False
+    return send_once(client, SWEEP_REQUESTED.format(encoder=encoder), SWEEP_COALESCE_S, tasks.EMBED_MISSING)
 
 
 @worker_ready.connect

@@ -5,18 +5,17 @@ Start a worker with `python -m celery -A memethresher_trainer.tasks worker -Q tr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from celery import Task, chord, group
 from memethresher_shared import coordination
 from memethresher_shared import tasks as names
 from memethresher_shared.celery_app import app
+from memethresher_shared.coordination import LockHeld
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import ModelVersion
 from memethresher_shared.observability import install_worker_observability, record_training_run
-from redis.exceptions import LockError
 
 from memethresher_trainer import jobs, publish
 from memethresher_trainer.settings import get_trainer_settings
@@ -36,23 +35,9 @@ DEFAULT_GRID: list[dict[str, Any]] = [
 ]
 
 
-class LockHeld(Exception):
-    """Another training of the same encoder is running."""
-
-
-@contextmanager
-def training_slot(encoder: str) -> Iterator[None]:
-    """The one-training-per-encoder lock, released even when the work fails."""
-    lock = coordination.training_lock(coordination.redis_client(), encoder)
-    if not lock.acquire():
-        raise LockHeld(encoder)
-    try:
-        yield
-    finally:
-        try:
-            lock.release()
-        except LockError:  # expired while we worked; nobody else may hold it now
-            pass
+def training_slot(encoder: str) -> AbstractContextManager[object]:
+    """The one-training-per-encoder lock, renewed while held and released even when the work fails."""
+    return coordination.held_training_lock(coordination.redis_client(), encoder)
 
 
 @app.task(name=names.TRAIN, bind=True, max_retries=720)
