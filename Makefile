@@ -4,7 +4,7 @@ PYTHON ?= python3
 PIP := $(VENV)/bin/pip
 PACKAGES := -e 'shared[demo]' -e services/crawler -e services/embedder -e services/trainer -e services/api
 
-.PHONY: install install-dev demo up test lint bench clean
+.PHONY: install install-dev demo up test lint bench screenshots clean
 
 install: $(VENV)/.installed
 
@@ -33,7 +33,11 @@ test: install-dev
 	$(VENV)/bin/pytest
 
 lint: install-dev
-	$(VENV)/bin/ruff check shared services benchmarks tests
+	$(VENV)/bin/ruff check shared services benchmarks tests tools
+
+# The README's screenshots, from a real demo session in a temp folder (about a minute).
+screenshots: install-dev
+	$(VENV)/bin/python tools/screenshots.py --out docs/screenshots
 
 bench: install-dev
 	for bench in benchmarks/bench_*.py; do $(VENV)/bin/python $$bench --quick || exit 1; done
