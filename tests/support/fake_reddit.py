@@ -10,7 +10,6 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.support.bad_bodies import BAD_IMAGES, endless, stall
 from tests.support.image_hosts import ImageHosts, ThroughFake
-from tests.support.images import image_bytes, png_bomb
+from tests.support.images import image_bytes
 from tests.support.reddit_posts import listing
 
 LISTING_MODES = ("429", "503", "truncated", "slow", "stall")
@@ -173,7 +173,7 @@ class FakeReddit:
         if mode == "truncated":
             return Response(body[: len(body) // 2], 200, headers, media_type="application/json")
         if mode == "stall":
-            return StreamingResponse(_stall(body[:100]), 200, headers, media_type="application/json")
+            return StreamingResponse(stall(body[:100]), 200, headers, media_type="application/json")
         await asyncio.sleep(self.slow_s if mode == "slow" else self.listing_latency_s)
         return Response(body, 200, headers, media_type="application/json")
 
@@ -231,9 +231,9 @@ class FakeReddit:
             media_type, body = BAD_IMAGES[kind]
             return Response(body, 200, media_type=media_type)
         if kind == "endless.jpg":
-            return StreamingResponse(_endless(), 200, media_type="image/jpeg")
+            return StreamingResponse(endless(), 200, media_type="image/jpeg")
         if kind == "stall.jpg":
-            return StreamingResponse(_stall(b"\xff\xd8\xff\xe0"), 200, media_type="image/jpeg")
+            return StreamingResponse(stall(b"\xff\xd8\xff\xe0"), 200, media_type="image/jpeg")
         if kind == "huge.jpg":
             return Response(b"\xff\xd8", 200, {"content-length": str(10**10)}, media_type="image/jpeg")
         if kind == "redirect-private.jpg":
@@ -293,25 +293,3 @@ class FakeReddit:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
-
-
-async def _endless() -> AsyncIterator[bytes]:
-    yield b"\xff\xd8\xff\xe0"
-    chunk = b"\x00" * 65536
-    while True:
-        yield chunk
-        await asyncio.sleep(0)
-
-
-async def _stall(first: bytes) -> AsyncIterator[bytes]:
-    yield first
-    await asyncio.sleep(3600)
-
-
-BAD_IMAGES: dict[str, tuple[str, bytes]] = {
-    "html.png": ("image/png", b"<!DOCTYPE html><html><body>Imgur: image removed</body></html>"),
-    "truncated.jpg": ("image/jpeg", image_bytes("JPEG", (300, 300), seed=7)[:3000]),
-    "empty.png": ("image/png", b""),
-    "bomb.png": ("image/png", png_bomb()),
-    "video.mp4": ("image/jpeg", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 256),
-}
