@@ -35,9 +35,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from memethresher_shared.settings import CHOICE_TARGETS
 from memethresher_trainer.acquire import propose
 from memethresher_trainer.evaluate import auroc
-from memethresher_trainer.model import DEFAULT_TARGETS, Ensemble, EnsembleConfig
+from memethresher_trainer.model import Ensemble, EnsembleConfig
 from memethresher_trainer.train import FitResult, Pairs, fit
 
 RESULTS = Path(__file__).parent / "results" / "learning.json"
@@ -113,7 +114,7 @@ class Rater:
         a_wins = self.rng.random(len(a)) < 1.0 / (1.0 + np.exp(-gap))
         sure = np.abs(gap) > 2.0
         choice = np.where(a_wins, np.where(sure, "a+", "a"), np.where(sure, "b+", "b"))
-        return np.array([DEFAULT_TARGETS[c] for c in choice], dtype=np.float32)
+        return np.array([CHOICE_TARGETS[c] for c in choice], dtype=np.float32)
 
 
 class Experiment:

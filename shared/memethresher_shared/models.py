@@ -172,7 +172,8 @@ class AcquisitionPair(Base):
     b_id: Mapped[int] = mapped_column(ForeignKey("memes.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     acquisition: Mapped[float] = mapped_column(Float)  # the strategy's value for this pair
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | rated | skipped
+    # pending | rated | skipped (by the user) | superseded (a newer batch of the encoder replaced it)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     __table_args__ = (UniqueConstraint("batch_id", "a_id", "b_id"),)
 
 

@@ -15,8 +15,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ENV_PREFIX = "MEMETHRESHER_"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
-# The 5-point rating scale; the trainer maps each choice to a soft target.
-CHOICES = ("a+", "a", "tie", "b", "b+")
+# The 5-point rating scale, each choice with the soft target the trainer learns: P(a is better).
+CHOICE_TARGETS: dict[str, float] = {"a+": 0.95, "a": 0.8, "tie": 0.5, "b": 0.2, "b+": 0.05}
+CHOICES = tuple(CHOICE_TARGETS)
+# The axis every rating page asks about; `rating_axes` adds others.
+OVERALL = "overall"
 
 
 class Settings(BaseSettings):
@@ -45,6 +48,21 @@ class Settings(BaseSettings):
     near_duplicate_cosine: float = Field(default=0.95, gt=0, le=1)
     # An unacknowledged task (its worker vanished) goes back on its queue after this long.
     task_visibility_timeout_s: int = Field(default=900, ge=10)
+    # Extra rating axes beside "overall", which is always rated and trained (listing it changes nothing).
+    rating_axes: list[str] = Field(default_factory=list, description='extra axes, e.g. ["funny", "useful"]')
+
+    @field_validator("rating_axes")
+    @classmethod
+    def _extra_axes(cls, axes: list[str]) -> list[str]:
+        for axis in axes:
+            if not axis.isidentifier() or len(axis) > 32:
+                raise ValueError(f"MEMETHRESHER_RATING_AXES: {axis!r} must be a short identifier")
+        return list(dict.fromkeys(axis for axis in axes if axis != OVERALL))
+
+    @property
+    def all_axes(self) -> tuple[str, ...]:
+        """Every axis a rating may have: "overall" first, then the extra ones."""
+        return (OVERALL, *self.rating_axes)
 
     @field_validator("database_url")
     @classmethod

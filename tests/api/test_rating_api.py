@@ -188,7 +188,7 @@ def test_axes_are_saved_together_or_not_at_all(env, monkeypatch: pytest.MonkeyPa
 
     ids = add_memes(2)
     with TestClient(create_app(), base_url=BASE_URL) as client:
-        assert 'data-config=\'{"axes": ["funny", "aesthetic"]' in client.get("/rate").text
+        assert 'data-config=\'{"axes": ["overall", "funny", "aesthetic"]' in client.get("/rate").text
         both = [
             {"a": ids[0], "b": ids[1], "choice": c, "axis": axis} for c, axis in (("a", "funny"), ("b+", "aesthetic"))
         ]

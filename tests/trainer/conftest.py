@@ -7,8 +7,10 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 import torch
+from memethresher_api.settings import get_api_settings
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import Embedding, Meme, Rating
+from memethresher_shared.settings import get_settings
 from memethresher_trainer.settings import get_trainer_settings
 
 from tests.trainer.tastes import hidden_taste, unit_vectors
@@ -27,9 +29,12 @@ def one_torch_thread() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def fresh_trainer_settings() -> Iterator[None]:
-    get_trainer_settings.cache_clear()
+    """Trainer settings (and the API's, for tests that rate through it) read afresh per test."""
+    for cached in (get_trainer_settings, get_api_settings, get_settings):
+        cached.cache_clear()
     yield
-    get_trainer_settings.cache_clear()
+    for cached in (get_trainer_settings, get_api_settings, get_settings):
+        cached.cache_clear()
 
 
 def add_memes(vectors: np.ndarray, encoder: str = ENCODER, first: int = 0) -> list[int]:

@@ -1,4 +1,7 @@
-"""Choosing the next pairs to rate: acquisition batches first (newest, then older), else random."""
+"""Choosing the next pairs to rate: the pending pairs of the current acquisition batch, else random.
+
+A new batch supersedes the pending pairs of the encoder's older ones, so only the newest batch has
+pending pairs, unless a training proposed none."""
 
 from __future__ import annotations
 
@@ -65,7 +68,7 @@ def _acquisition_statement(excluding: bool) -> Select[Any]:
 
 
 def acquisition_pairs(session: Database, encoder: str, count: int, exclude: Collection[int] = ()) -> list[PairOut]:
-    """Pending pairs of the newest batch first, then older batches', so rating never runs dry."""
+    """Pending pairs, newest batch first, in the order the batch ranked them."""
     held = [pair_id for pair_id in exclude if 0 < pair_id < 2**31]
     parameters: dict[str, Any] = {"encoder": encoder, "count": count}
     if held:

@@ -176,10 +176,11 @@ def undo_rating(session: Session, rating: Rating) -> RatingOut:
 
 @functools.cache
 def _ratings_and_current_model_statement() -> Select[int, int | None]:
-    """Built once: it runs in every rating's transaction."""
+    """Built once: it runs in every rating's transaction. Every rating row, and every rating row the
+    newest version of the encoder saw (current or not: a pinned version stays current)."""
     current_n = (
         select(ModelVersion.n_ratings)
-        .where(ModelVersion.encoder == bindparam("encoder"), ModelVersion.is_current.is_(True))
+        .where(ModelVersion.encoder == bindparam("encoder"))
         .order_by(ModelVersion.id.desc())
         .limit(1)
         .scalar_subquery()

@@ -148,6 +148,7 @@ class ModelVersionOut(BaseModel):
     encoder: str
     n_ratings: int
     is_current: bool
+    pinned: bool
     created_at: datetime
     metrics: dict[str, Any]
     config: dict[str, Any]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from memethresher_shared.settings import LOOPBACK_HOSTS, Settings
+from memethresher_shared.settings import CHOICES, LOOPBACK_HOSTS, Settings
 from pydantic import Field, field_validator
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
@@ -24,7 +24,7 @@ DEFAULT_KEY_MAP: dict[str, str] = {
     "s": "skip",
     "?": "help",
 }
-ACTIONS = ("a+", "a", "tie", "b", "b+", "undo", "skip", "help")
+ACTIONS = (*CHOICES, "undo", "skip", "help")
 
 
 class ApiSettings(Settings):
@@ -35,8 +35,6 @@ class ApiSettings(Settings):
     # every interface (0.0.0.0, ::), any name, as the token then guards every request. "*": any.
     allowed_hosts: list[str] = Field(default_factory=list)
     key_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_KEY_MAP))
-    # Extra rating axes (e.g. ["funny", "useful"]); empty means one overall judgement.
-    rating_axes: list[str] = Field(default_factory=list)
     prefetch_pairs: int = Field(default=4, ge=1, le=20)
     thumbnail_sizes: tuple[int, ...] = (256, 512, 1024)
     worker_ping_timeout_s: float = Field(default=1.0, gt=0, le=10)
@@ -48,14 +46,6 @@ class ApiSettings(Settings):
         if bad:
             raise ValueError(f"MEMETHRESHER_KEY_MAP: unknown action(s) {bad}; known: {list(ACTIONS)}")
         return key_map
-
-    @field_validator("rating_axes")
-    @classmethod
-    def _safe_axes(cls, axes: list[str]) -> list[str]:
-        for axis in axes:
-            if not axis.isidentifier() or len(axis) > 32:
-                raise ValueError(f"MEMETHRESHER_RATING_AXES: {axis!r} must be a short identifier")
-        return axes
 
     @property
     def answered_hosts(self) -> frozenset[str] | None:

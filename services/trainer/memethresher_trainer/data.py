@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from memethresher_shared.models import CurationItem, Embedding, Meme, Rating, Score
+from memethresher_shared.models import CurationItem, Embedding, Meme, ModelVersion, Rating, Score
 from memethresher_shared.vectors import from_stored
 from memethresher_shared.versions import current_version as current_version
 from sqlalchemy import select
@@ -43,11 +43,21 @@ def load_vectors(session: Session, encoder: str, meme_ids: Iterable[int] | None 
     return Vectors(ids, matrix)
 
 
-def load_pairs(session: Session, vectors: Vectors, config: EnsembleConfig) -> tuple[Pairs, int]:
-    """Ratings whose memes both have vectors, as soft-target pairs; also the id of the newest one used."""
+@dataclass
+class RatingSnapshot:
+    """The ratings one training read: the usable ones as pairs, and what identifies the snapshot."""
+
+    pairs: Pairs
+    # Every rating row read, usable or not: the number the API compares with to decide a retrain.
+    n_ratings: int
+    last_rating: int  # the newest rating id read (0 when none)
+
+
+def load_pairs(session: Session, vectors: Vectors, config: EnsembleConfig) -> RatingSnapshot:
+    """Every rating, read once; those over two memes with vectors, on a trained axis, become soft-target pairs."""
     where = vectors.index()
     axes = {name: i for i, name in enumerate(config.axes)}
-    a, b, target, axis, last_id = [], [], [], [], 0
+    a, b, target, axis = [], [], [], []
     rows = session.execute(select(Rating.id, Rating.a_id, Rating.b_id, Rating.choice, Rating.axis)).all()
     for row in rows:
         if row.a_id not in where or row.b_id not in where or row.axis not in axes:
@@ -58,8 +68,8 @@ def load_pairs(session: Session, vectors: Vectors, config: EnsembleConfig) -> tu
         b.append(where[row.b_id])
         target.append(config.targets[row.choice])
         axis.append(axes[row.axis])
-        last_id = max(last_id, row.id)
-    return Pairs(np.array(a), np.array(b), np.array(target), np.array(axis)), last_id
+    pairs = Pairs(np.array(a), np.array(b), np.array(target), np.array(axis))
+    return RatingSnapshot(pairs, len(rows), max((row.id for row in rows), default=0))
 
 
 def rated_pairs(session: Session, vectors: Vectors) -> tuple[np.ndarray, np.ndarray]:
@@ -71,6 +81,18 @@ def rated_pairs(session: Session, vectors: Vectors) -> tuple[np.ndarray, np.ndar
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     arr = np.array(pairs, dtype=np.int64)
     return arr[:, 0], arr[:, 1]
+
+
+def newest_version(session: Session, encoder: str) -> ModelVersion | None:
+    """The latest training of `encoder`, current or not."""
+    query = select(ModelVersion).where(ModelVersion.encoder == encoder)
+    return session.execute(query.order_by(ModelVersion.id.desc())).scalars().first()
+
+
+def pinned_version(session: Session, encoder: str) -> ModelVersion | None:
+    """The version the user pinned for `encoder`: automatic retrains do not replace it."""
+    query = select(ModelVersion).where(ModelVersion.encoder == encoder, ModelVersion.pinned.is_(True))
+    return session.execute(query.order_by(ModelVersion.id.desc())).scalars().first()
 
 
 def version_scores(session: Session, version_id: int) -> np.ndarray:

@@ -30,8 +30,11 @@ def artifact_folder(settings: TrainerSettings, version_id: int) -> Path:
 class TrainingData:
     vectors: data.Vectors
     config: EnsembleConfig
-    pairs: Pairs
-    last_rating: int
+    ratings: data.RatingSnapshot
+
+    @property
+    def pairs(self) -> Pairs:
+        return self.ratings.pairs
 
 
 def load_training_data(
@@ -42,10 +45,10 @@ def load_training_data(
     if len(vectors.ids) < 2:
         return None
     config = settings.ensemble_config(vectors.matrix.shape[1], **(overrides or {}))
-    pairs, last_rating = data.load_pairs(session, vectors, config)
-    if len(pairs) == 0:
+    ratings = data.load_pairs(session, vectors, config)
+    if len(ratings.pairs) == 0:
         return None
-    return TrainingData(vectors, config, pairs, last_rating)
+    return TrainingData(vectors, config, ratings)
 
 
 def fit_data(session: Session, encoder: str, td: TrainingData, warm_start: bool = True) -> FitResult:
@@ -59,16 +62,15 @@ def fit_data(session: Session, encoder: str, td: TrainingData, warm_start: bool 
 
 
 def save_version(
-    session: Session,
-    settings: TrainerSettings,
-    encoder: str,
-    result: FitResult,
-    n_ratings: int,
-    last_rating: int,
+    session: Session, settings: TrainerSettings, encoder: str, result: FitResult, ratings: data.RatingSnapshot
 ) -> ModelVersion:
-    """A model version row, its loss curve and its artifact folder; not yet current."""
-    metrics = dict(result.metrics, last_rating_id=last_rating)
-    version = publish.add_version(session, encoder, result.model.config.to_dict(), metrics, n_ratings)
+    """A model version row, its loss curve and its artifact folder; not yet current.
+
+    Its `n_ratings` counts every rating row of the snapshot (what the API counts for a retrain);
+    the pairs it could learn from are `metrics["pairs"]`."""
+    metrics = dict(result.metrics, last_rating_id=ratings.last_rating, pairs=len(ratings.pairs))
+    config = result.model.config.to_dict()
+    version = publish.add_version(session, encoder, config, metrics, ratings.n_ratings)
     folder = artifact_folder(settings, version.id)
     artifacts.save(result.model, folder, metrics, extra={"encoder": encoder, "model_version_id": version.id})
     version.artifact = str(folder)
@@ -77,20 +79,26 @@ def save_version(
     return version
 
 
-def already_trained(session: Session, encoder: str, n_ratings: int, last_rating: int) -> ModelVersion | None:
-    """The current version if it was trained on exactly these ratings (a redelivered task)."""
-    current = data.current_version(session, encoder)
-    if current and current.n_ratings == n_ratings and current.metrics.get("last_rating_id") == last_rating:
-        return current
+def already_trained(session: Session, encoder: str, ratings: data.RatingSnapshot) -> ModelVersion | None:
+    """The newest version if it was trained on exactly these ratings and pairs (a redelivered task)."""
+    newest = data.newest_version(session, encoder)
+    if newest is None or newest.n_ratings != ratings.n_ratings:
+        return None
+    metrics = newest.metrics
+    if metrics.get("last_rating_id") == ratings.last_rating and metrics.get("pairs") == len(ratings.pairs):
+        return newest
     return None
 
 
 def train(session: Session, settings: TrainerSettings, encoder: str) -> dict[str, Any]:
-    """Train, publish a new current version, score everything, acquire a batch, refill curation."""
+    """Train, publish a new current version, score everything, acquire a batch, refill curation.
+
+    While a version is pinned, the new one is only recorded (the Models page shows how it does): the
+    pinned one stays current and chooses the next acquisition batch."""
     td = load_training_data(session, settings, encoder)
     if td is None:
         return {"status": "skipped", "reason": "no ratings over embedded memes yet"}
-    done = already_trained(session, encoder, len(td.pairs), td.last_rating)
+    done = already_trained(session, encoder, td.ratings)
     if done is not None:
         return {
             "status": "skipped",
@@ -98,10 +106,14 @@ def train(session: Session, settings: TrainerSettings, encoder: str) -> dict[str
             "model_version_id": done.id,
         }
     result = fit_data(session, encoder, td)
-    version = save_version(session, settings, encoder, result, len(td.pairs), td.last_rating)
-    publish.make_current(session, version)
-    summary = publish_version(session, settings, version, td.vectors)
-    return {"status": "trained", "model_version_id": version.id, **summary, "metrics": version.metrics}
+    version = save_version(session, settings, encoder, result, td.ratings)
+    outcome = {"status": "trained", "model_version_id": version.id, "metrics": version.metrics}
+    pinned = data.pinned_version(session, encoder)
+    if pinned is not None:
+        outcome |= {"current_version_id": pinned.id, "pinned": True}
+    current = pinned or version
+    publish.make_current(session, current)
+    return outcome | publish_version(session, settings, current, td.vectors)
 
 
 def score(

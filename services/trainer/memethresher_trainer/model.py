@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from memethresher_shared.settings import CHOICE_TARGETS, OVERALL
 from torch import nn
 
-DEFAULT_TARGETS = {"a+": 0.95, "a": 0.8, "tie": 0.5, "b": 0.2, "b+": 0.05}
 ACTIVATIONS = {"silu": F.silu, "relu": F.relu, "gelu": F.gelu, "tanh": torch.tanh}
 
 
@@ -29,8 +29,8 @@ class EnsembleConfig:
     depth: int = 1
     dropout: float = 0.1
     activation: str = "silu"
-    axes: tuple[str, ...] = ("overall",)
-    targets: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TARGETS))
+    axes: tuple[str, ...] = (OVERALL,)
+    targets: dict[str, float] = field(default_factory=lambda: dict(CHOICE_TARGETS))
     # Whiten the input onto the collection's top principal components (0: raw embeddings); only
     # when that shrinks it. In bench_learning it helps when the taste lies along those components
     # and costs when it does not (benchmarks/RESULTS.md); a real person's taste is unmeasured.

@@ -14,7 +14,7 @@ from memethresher_shared.models import (
     Score,
     TrainingMetric,
 )
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from memethresher_trainer.acquire import Proposal
@@ -44,13 +44,11 @@ def add_curve(session: Session, version_id: int, curve: list[EpochMetric]) -> No
     )
 
 
-def make_current(session: Session, version: ModelVersion) -> None:
-    """Exactly one current version per encoder."""
-    session.execute(
-        update(ModelVersion)
-        .where(ModelVersion.encoder == version.encoder, ModelVersion.id != version.id)
-        .values(is_current=False)
-    )
+def make_current(session: Session, version: ModelVersion, chosen: bool = False) -> None:
+    """Exactly one current version per encoder. A version the user `chosen` also takes over any pin;
+    an automatic switch leaves pins alone (a pin set meanwhile wins at the next training)."""
+    others = update(ModelVersion).where(ModelVersion.encoder == version.encoder, ModelVersion.id != version.id)
+    session.execute(others.values(is_current=False, pinned=False) if chosen else others.values(is_current=False))
     version.is_current = True
     session.flush()
 
@@ -74,10 +72,22 @@ def upsert_scores(
 
 
 def publish_batch(session: Session, version_id: int, proposal: Proposal, meme_ids: np.ndarray) -> int | None:
-    """A new acquisition batch; pairs still pending from older batches are set aside as skipped."""
+    """A new acquisition batch; pairs still pending from the encoder's older batches become superseded
+    (the newer model chose with more ratings), apart from the pairs the user skipped."""
     if len(proposal.a) == 0:
         return None
-    session.execute(update(AcquisitionPair).where(AcquisitionPair.status == "pending").values(status="skipped"))
+    encoder = select(ModelVersion.encoder).where(ModelVersion.id == version_id).scalar_subquery()
+    same_encoder = (
+        select(AcquisitionBatch.id)
+        .join(ModelVersion, ModelVersion.id == AcquisitionBatch.model_version_id)
+        .where(ModelVersion.encoder == encoder)
+    )
+    session.execute(
+        update(AcquisitionPair)
+        .where(AcquisitionPair.status == "pending", AcquisitionPair.batch_id.in_(same_encoder))
+        .values(status="superseded")
+        .execution_options(synchronize_session=False)
+    )
     batch = AcquisitionBatch(model_version_id=version_id, strategy=proposal.strategy)
     session.add(batch)
     session.flush()

@@ -6,10 +6,10 @@ import dataclasses
 import functools
 
 import torch
-from memethresher_shared.settings import Settings
-from pydantic import Field
+from memethresher_shared.settings import CHOICE_TARGETS, Settings
+from pydantic import Field, field_validator
 
-from memethresher_trainer.model import DEFAULT_TARGETS, EnsembleConfig
+from memethresher_trainer.model import EnsembleConfig
 
 # The recipe's defaults live in EnsembleConfig alone; the settings only name them for the environment.
 _RECIPE = {f.name: f.default for f in dataclasses.fields(EnsembleConfig) if f.default is not dataclasses.MISSING}
@@ -27,8 +27,7 @@ class TrainerSettings(Settings):
     ensemble_input_components: int = Field(default=_RECIPE["input_components"], ge=0)
     ensemble_max_epochs: int = Field(default=_RECIPE["max_epochs"], ge=1)
     ensemble_patience: int = Field(default=_RECIPE["patience"], ge=1)
-    choice_targets: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TARGETS))
-    rating_axes: tuple[str, ...] = ("overall",)
+    choice_targets: dict[str, float] = Field(default_factory=lambda: dict(CHOICE_TARGETS))
     # Measured with bench_learning's loop (7 simulated worlds): closeness to a coin flip needs the fewest
     # ratings; ensemble variance (the seed's method) over-samples odd memes the members disagree on. With
     # whitened inputs, mixing in random pairs no longer helped (mean AUROC at 500 ratings 0.905 with half
@@ -47,6 +46,13 @@ class TrainerSettings(Settings):
     # idle machine two are only about 15% faster (bench_train).
     trainer_threads: int = Field(default=1, ge=0)
 
+    @field_validator("choice_targets")
+    @classmethod
+    def _whole_scale(cls, targets: dict[str, float]) -> dict[str, float]:
+        if set(targets) != set(CHOICE_TARGETS):
+            raise ValueError(f"MEMETHRESHER_CHOICE_TARGETS needs a target for each of {list(CHOICE_TARGETS)}")
+        return targets
+
     def ensemble_config(self, dim: int, **overrides: object) -> EnsembleConfig:
         values: dict[str, object] = {
             "dim": dim,
@@ -59,7 +65,7 @@ class TrainerSettings(Settings):
             "max_epochs": self.ensemble_max_epochs,
             "patience": self.ensemble_patience,
             "targets": dict(self.choice_targets),
-            "axes": tuple(self.rating_axes),
+            "axes": self.all_axes,
             "seed": self.seed,
         }
         values.update(overrides)

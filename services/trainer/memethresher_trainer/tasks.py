@@ -17,7 +17,7 @@ from memethresher_shared.db import session_scope
 from memethresher_shared.models import ModelVersion
 from memethresher_shared.observability import install_worker_observability, record_training_run
 
-from memethresher_trainer import jobs, publish
+from memethresher_trainer import data, jobs, publish
 from memethresher_trainer.settings import get_trainer_settings
 
 install_worker_observability(app, "trainer")
@@ -54,9 +54,9 @@ def train(self: Task, encoder: str | None = None) -> dict[str, Any]:
     except Exception:
         record_training_run(encoder, "failed")
         raise
-    trained = outcome["status"] == "trained"
-    val_loss = outcome.get("metrics", {}).get("val_loss") if trained else None
-    record_training_run(encoder, "published" if trained else "skipped", val_loss)
+    published = outcome["status"] == "trained" and not outcome.get("pinned")
+    val_loss = outcome.get("metrics", {}).get("val_loss") if published else None
+    record_training_run(encoder, "published" if published else "skipped", val_loss)
     return outcome
 
 
@@ -88,7 +88,7 @@ def sweep_fit(encoder: str, overrides: dict[str, Any]) -> dict[str, Any]:
         if td is None:
             return {"model_version_id": None, "val_loss": None, "overrides": overrides}
         result = jobs.fit_data(session, encoder, td, warm_start=False)
-        version = jobs.save_version(session, settings, encoder, result, len(td.pairs), td.last_rating)
+        version = jobs.save_version(session, settings, encoder, result, td.ratings)
         version.metrics = dict(version.metrics, sweep=overrides)
         return {
             "model_version_id": version.id,
@@ -111,6 +111,10 @@ def sweep_pick(self: Task, results: list[dict[str, Any]], encoder: str) -> dict[
     best = best_of(results)
     if best is None:
         return {"status": "skipped", "reason": "no ratings to sweep over"}
+    with session_scope() as session:
+        pinned = data.pinned_version(session, encoder)
+        if pinned is not None:  # the candidates stay on the Models page; the pinned version stays current
+            return {"status": "recorded", "reason": f"version {pinned.id} is pinned", "candidates": results}
     try:
         return _make_current(best, encoder) | {"candidates": results}
     except LockHeld:
@@ -136,6 +140,6 @@ def _make_current(model_version_id: int, encoder: str) -> dict[str, Any]:
         version = session.get(ModelVersion, model_version_id)
         if version is None:
             return {"status": "skipped", "reason": f"no model version {model_version_id}"}
-        publish.make_current(session, version)
+        publish.make_current(session, version, chosen=True)
         summary = jobs.publish_version(session, settings, version)
         return {"status": "current", "model_version_id": version.id, **summary}

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Response
 from memethresher_shared import coordination, sources, tasks
 from memethresher_shared.celery_app import send
 from memethresher_shared.models import Meme, ModelVersion, Source
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from memethresher_api import broker, queries
 from memethresher_api.deps import IdPath, SessionDep, SettingsDep, field_error
@@ -120,6 +121,41 @@ def make_current(model_version_id: IdPath, session: SessionDep) -> QueuedOut:
         field_error("path", "model_version_id", f"no model version {model_version_id}", status=404)
     return _enqueue(f"making model version {model_version_id} current",
                     lambda: send(tasks.MAKE_CURRENT, model_version_id))  # fmt: skip
+
+
+def _model_version(session: Session, model_version_id: int) -> ModelVersion:
+    version = session.get(ModelVersion, model_version_id)
+    if version is None:
+        field_error("path", "model_version_id", f"no model version {model_version_id}", status=404)
+    return version
+
+
+@router.post("/models/{model_version_id}/pin", response_model=ModelVersionOut)
+def pin(model_version_id: IdPath, session: SessionDep) -> ModelVersionOut:
+    """Keep this version current: automatic retrains and sweeps record new versions but do not replace
+    it until it is unpinned. One not current yet is made current by the trainer (queued here; if the
+    broker is away, the next training makes it current)."""
+    version = _model_version(session, model_version_id)
+    session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.encoder == version.encoder)
+        .values(pinned=ModelVersion.id == version.id)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    session.refresh(version)
+    if not version.is_current:
+        _enqueue(f"making model version {model_version_id} current", lambda: send(tasks.MAKE_CURRENT, version.id))
+    return ModelVersionOut.model_validate(version, from_attributes=True)
+
+
+@router.delete("/models/{model_version_id}/pin", response_model=ModelVersionOut)
+def unpin(model_version_id: IdPath, session: SessionDep) -> ModelVersionOut:
+    """Let the next automatic retrain replace this version again."""
+    version = _model_version(session, model_version_id)
+    version.pinned = False
+    session.commit()
+    return ModelVersionOut.model_validate(version, from_attributes=True)
 
 
 @router.post("/models/retrain", response_model=QueuedOut)

@@ -31,7 +31,8 @@ def home() -> RedirectResponse:
 
 @router.get("/rate", response_class=HTMLResponse)
 def rate_page(request: Request, settings: SettingsDep) -> HTMLResponse:
-    config = {"keys": settings.key_map, "axes": settings.rating_axes, "prefetch": settings.prefetch_pairs}
+    axes = list(settings.all_axes) if settings.rating_axes else []  # none: one judgement, no axis prompt
+    config = {"keys": settings.key_map, "axes": axes, "prefetch": settings.prefetch_pairs}
     return _page(request, "rate.html", config=config, key_hint=key_hint(settings.key_map))
 
 
