@@ -16,9 +16,9 @@ def thumbnail_path(cache_dir: Path, sha256: str, size: int) -> Path:
 
 def make_thumbnail(data: bytes, size: int) -> bytes:
     """A JPEG no larger than `size` on its longest side, never upscaled or cropped."""
-    with Image.open(io.BytesIO(data)) as image:
-        image.seek(0)  # the first frame of an animation
-        image = ImageOps.exif_transpose(image)
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.seek(0)  # the first frame of an animation
+        image: Image.Image = ImageOps.exif_transpose(opened)
         image.thumbnail((size, size))
         if image.mode != "RGB":
             rgba = image.convert("RGBA")

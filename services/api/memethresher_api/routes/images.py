@@ -7,7 +7,7 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
@@ -32,11 +32,14 @@ MEDIA_TYPES = {
 }
 # Content-addressed: the bytes behind a meme id never change.
 CACHE = {"Cache-Control": "private, max-age=31536000, immutable"}
-IMAGE_RESPONSES = {
+IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/*": {}}, "description": "The image"},
     404: {"description": "No such meme"},
 }
-THUMB_RESPONSES = {**IMAGE_RESPONSES, 304: {"description": "Not modified (the ETag in If-None-Match matches)"}}
+THUMB_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **IMAGE_RESPONSES,
+    304: {"description": "Not modified (the ETag in If-None-Match matches)"},
+}
 
 
 @dataclass(frozen=True)
