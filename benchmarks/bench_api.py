@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import psutil
 import sqlalchemy as sa
+from memethresher_shared.settings import CHOICES
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 RESULTS = REPO / "benchmarks" / "results" / "api.json"
 POSTGRES_ADMIN = os.environ.get("MEMETHRESHER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-CHOICES = ("a+", "a", "tie", "b", "b+")
 
 
 def seed(memes: int, batch_pairs: int) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from memethresher_shared.settings import CHOICES
 from pydantic import BaseModel, ConfigDict, Field
 
-Choice = Literal["a+", "a", "tie", "b", "b+"]
+# The shared 5-point scale (mypy cannot read a Literal built from a constant; pydantic and OpenAPI can).
+Choice = Literal[CHOICES]  # type: ignore[valid-type]
 DbId = Field(ge=1, le=2**31 - 1)
 
 
