@@ -32,12 +32,8 @@ def any_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):  #
 
 @pytest.fixture
 def client(any_env) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    get_api_settings.cache_clear()
-    get_settings.cache_clear()
     with TestClient(create_app(), base_url=BASE_URL) as test_client:
         yield test_client
-    get_api_settings.cache_clear()
-    get_settings.cache_clear()
 
 
 def train() -> dict:
@@ -102,3 +98,9 @@ def test_a_retrain_request_is_sent_once_however_often_it_is_asked(redis_conn: re
     coordination.clear_retrain_request(redis_conn, encoder)  # what a starting training does
     assert coordination.request_retrain(redis_conn, encoder)
     assert retrains_queued(redis_conn) == 2
+
+
+def test_pinning_an_unknown_version_is_a_404_that_names_it(client: TestClient) -> None:
+    for method in ("POST", "DELETE"):
+        response = client.request(method, "/api/models/4242/pin")
+        assert response.status_code == 404 and "no model version 4242" in response.text
