@@ -26,9 +26,8 @@ def fake_reddit() -> Iterator[FakeReddit]:
 
 def _point_at(env, fake: FakeReddit, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     values = {
-        "MEMETHRESHER_REDDIT_BASE_URL": fake.base_url,
-        "MEMETHRESHER_REDDIT_OAUTH_BASE_URL": fake.base_url,
-        "MEMETHRESHER_REDDIT_TOKEN_URL": f"{fake.base_url}/api/v1/access_token",
+        # Reddit serves listings to an app's token (the other doors have tests of their own).
+        **fake.oauth_env(),
         "MEMETHRESHER_ALLOWED_PRIVATE_NETWORKS": '["127.0.0.1/32"]',
         "MEMETHRESHER_BACKOFF_BASE_S": "0.05",
         "MEMETHRESHER_BACKOFF_MAX_S": "2",

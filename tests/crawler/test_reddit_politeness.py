@@ -45,7 +45,8 @@ def test_a_listing_failure_is_retried(reddit_env, fake_reddit: FakeReddit, mode:
 
 def test_retry_after_as_an_http_date_is_honoured(reddit_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     with FakeReddit(retry_after_s=2.0, retry_after_as_date=True) as fake:
-        monkeypatch.setenv("MEMETHRESHER_REDDIT_BASE_URL", fake.base_url)
+        for name, value in fake.oauth_env().items():
+            monkeypatch.setenv(name, value)
         _fill(fake, 5)
         fake.fail_next("429")
         result = crawl_source(_source())
@@ -65,7 +66,8 @@ def test_retries_run_out_with_a_clear_error(reddit_env, fake_reddit: FakeReddit,
 
 def test_ratelimit_headers_are_obeyed(reddit_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     with FakeReddit(allowance=2, window_s=1.5) as fake:
-        monkeypatch.setenv("MEMETHRESHER_REDDIT_BASE_URL", fake.base_url)
+        for name, value in fake.oauth_env().items():
+            monkeypatch.setenv(name, value)
         _fill(fake, 450)
         started = time.monotonic()
         result = crawl_source(_source())
@@ -75,8 +77,8 @@ def test_ratelimit_headers_are_obeyed(reddit_env, monkeypatch) -> None:  # type:
 
 
 def test_oauth_token_is_fetched_once_and_refreshed(reddit_env, redis_conn, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    with FakeReddit(require_token=True, token_ttl_s=1) as fake:
-        for name, value in {"REDDIT_OAUTH_BASE_URL": fake.base_url, "REDDIT_CLIENT_ID": fake.client_id,
+    with FakeReddit(token_ttl_s=1) as fake:
+        for name, value in {"REDDIT_OAUTH_BASE_URL": fake.oauth_url, "REDDIT_CLIENT_ID": fake.client_id,
                             "REDDIT_CLIENT_SECRET": fake.client_secret,
                             "REDDIT_TOKEN_URL": f"{fake.base_url}/api/v1/access_token"}.items():  # fmt: skip
             monkeypatch.setenv(f"MEMETHRESHER_{name}", value)

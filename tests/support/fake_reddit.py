@@ -1,5 +1,7 @@
-"""A stand-in for Reddit on loopback: listing API, OAuth, rate-limit headers, failures on demand,
-and image endpoints that lie. Real HTTP (uvicorn), for tests and benchmarks."""
+"""A stand-in for Reddit on loopback, shut as Reddit is since 2026: `www` answers JSON only to a logged-in
+session cookie (else the "blocked by network security" page), `oauth` only to a bearer token, `old`
+redirects to the login page, Atom feeds answer once a minute per client. Rate-limit headers, failures on
+demand, and image endpoints that lie. Real HTTP (uvicorn), each host on its own port."""
 
 from __future__ import annotations
 
@@ -12,17 +14,19 @@ import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.support.bad_bodies import BAD_IMAGES, endless, stall
+from tests.support.bad_bodies import bad_response, stall
 from tests.support.image_hosts import ImageHosts, ThroughFake
-from tests.support.images import image_bytes
+from tests.support.reddit_doors import Doors
+from tests.support.reddit_pages import LOGIN, atom_feed
 from tests.support.reddit_posts import listing
 
 LISTING_MODES = ("429", "503", "truncated", "slow", "stall")
@@ -34,7 +38,6 @@ class FakeReddit:
     def __init__(
         self,
         *,
-        require_token: bool = False,
         allowance: int = 600,
         window_s: float = 600.0,
         retry_after_s: float = 1.0,
@@ -42,7 +45,6 @@ class FakeReddit:
         slow_s: float = 0.5,
         token_ttl_s: int = 3600,
     ) -> None:
-        self.require_token = require_token
         self.allowance, self.window_s = allowance, window_s
         self.retry_after_s, self.slow_s, self.token_ttl_s = retry_after_s, slow_s, token_ttl_s
         self.retry_after_as_date = retry_after_as_date  # Retry-After as an HTTP date, not seconds
@@ -60,13 +62,18 @@ class FakeReddit:
         self.over_limit = 0  # listing requests sent while our headers said none were left
         self.user_agents: set[str] = set()
         self.token_requests = 0
+        self.doors = Doors()  # who may come in by which door, and the feeds' throttle
         self.image_requests: dict[str, int] = {}
         self._tokens: dict[str, float] = {}
         self._window_start = time.monotonic()
         self._window_used = 0
         self._lock = threading.Lock()
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        self.base_url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        # www.reddit.com, oauth.reddit.com and old.reddit.com, each a port of its own.
+        self._sockets = {host: socket.create_server(("127.0.0.1", 0)) for host in ("www", "oauth", "old")}
+        self._ports = {s.getsockname()[1]: host for host, s in self._sockets.items()}
+        self.base_url, self.oauth_url, self.old_url = (
+            f"http://127.0.0.1:{self._sockets[host].getsockname()[1]}" for host in ("www", "oauth", "old")
+        )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -108,6 +115,14 @@ class FakeReddit:
             earlier = sum(1 for t in times[:i] if moment - t < window_s - slack_s)
             over += earlier >= per_minute
         return over
+
+    def oauth_env(self) -> dict[str, str]:
+        """Crawler settings that read this fake through an app's OAuth token."""
+        return {"MEMETHRESHER_REDDIT_ACCESS": "oauth", "MEMETHRESHER_REDDIT_BASE_URL": self.base_url,
+                "MEMETHRESHER_REDDIT_OAUTH_BASE_URL": self.oauth_url,
+                "MEMETHRESHER_REDDIT_TOKEN_URL": f"{self.base_url}/api/v1/access_token",
+                "MEMETHRESHER_REDDIT_CLIENT_ID": self.client_id,
+                "MEMETHRESHER_REDDIT_CLIENT_SECRET": self.client_secret}  # fmt: skip
 
     def stats(self) -> dict[str, Any]:
         return {"listing_requests": len(self.listing_times), "over_limit": self.over_limit,
@@ -151,11 +166,38 @@ class FakeReddit:
         return {"x-ratelimit-used": str(self._window_used), "x-ratelimit-remaining": f"{remaining:.1f}",
                 "x-ratelimit-reset": str(max(int(reset + 0.999), 1))}  # fmt: skip
 
-    async def _listing(self, request: Request) -> Response:
-        self.listing_times.append(time.monotonic())
+    async def _door(self, request: Request) -> Response:
+        """Every listing and feed: which host was asked, and whether it lets this request in."""
+        host = self._ports.get(request.scope["server"][1], "www")
         self.user_agents.add(request.headers.get("user-agent", ""))
-        if self.require_token and not self._token_ok(request):
+        if host == "old":
+            return RedirectResponse(f"{self.base_url}/login/?dest={request.url.path}", 302)
+        if request.url.path == "/login/":
+            return HTMLResponse(LOGIN)
+        if request.url.path.endswith(".rss") and host == "www":
+            return self._feed(request)
+        self.listing_times.append(time.monotonic())
+        if host == "oauth" and not self._token_ok(request):
             return JSONResponse({"message": "Unauthorized", "error": 401}, status_code=401)
+        if host == "www" and (refused := self.doors.www_refusal(request)) is not None:
+            return refused
+        return await self._listing(request)
+
+    def _feed(self, request: Request) -> Response:
+        refused = self.doors.feed_refusal(request)
+        if refused is not None:
+            return refused
+        path = request.url.path.removesuffix(".rss").rstrip("/")
+        if "feed" in request.query_params:  # a private feed-token URL: the user's front page
+            path = "/new"
+        posts = self._posts_for(path.removesuffix("/new") + "/new.json" if path else "/new.json")
+        if posts is None:
+            return Response("<html>page not found</html>", 404, media_type="text/html")
+        limit = min(int(request.query_params.get("limit", 25)), 100)
+        body = atom_feed(posts[:limit], path or "front page")
+        return Response(body, 200, media_type="application/atom+xml")
+
+    async def _listing(self, request: Request) -> Response:
         headers = self._ratelimit_headers()
         mode = self.failures.popleft() if self.failures else None
         if mode == "429":
@@ -206,8 +248,10 @@ class FakeReddit:
         self.token_requests += 1
         expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         form = (await request.body()).decode()
-        if request.headers.get("authorization") != f"Basic {expected}" or "client_credentials" not in form:
-            return JSONResponse({"error": "invalid_grant"}, 401)
+        if request.headers.get("authorization") != f"Basic {expected}" or self.client_id in self.doors.revoked:
+            return JSONResponse({"message": "Unauthorized", "error": 401}, 401)
+        if not self.doors.grant_ok(parse_qs(form)):
+            return JSONResponse({"error": "invalid_grant"}, 400)
         token = f"token-{self.token_requests}"
         self._tokens[token] = time.monotonic() + self.token_ttl_s
         return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": self.token_ttl_s})
@@ -227,26 +271,7 @@ class FakeReddit:
     async def _bad(self, request: Request) -> Response:
         kind = request.path_params["kind"]
         self.image_requests[kind] = self.image_requests.get(kind, 0) + 1
-        if kind in BAD_IMAGES:
-            media_type, body = BAD_IMAGES[kind]
-            return Response(body, 200, media_type=media_type)
-        if kind == "endless.jpg":
-            return StreamingResponse(endless(), 200, media_type="image/jpeg")
-        if kind == "stall.jpg":
-            return StreamingResponse(stall(b"\xff\xd8\xff\xe0"), 200, media_type="image/jpeg")
-        if kind == "huge.jpg":
-            return Response(b"\xff\xd8", 200, {"content-length": str(10**10)}, media_type="image/jpeg")
-        if kind == "redirect-private.jpg":
-            return RedirectResponse("http://169.254.169.254/latest/meta-data/", 302)
-        if kind == "redirect-loop.jpg":
-            return RedirectResponse("/bad/redirect-loop.jpg", 302)
-        if kind == "redirect-ftp.jpg":
-            return RedirectResponse("ftp://127.0.0.1/meme.jpg", 302)
-        if kind == "flaky.jpg" and self.image_requests[kind] == 1:
-            return Response("busy", 503)
-        if kind == "flaky.jpg":
-            return Response(image_bytes("JPEG", seed=9999), 200, media_type="image/jpeg")
-        return Response("not found", 404)
+        return bad_response(kind, self.image_requests[kind])
 
     async def _stats(self, request: Request) -> Response:
         per_minute = int(request.query_params.get("per_minute", "100"))
@@ -264,13 +289,14 @@ class FakeReddit:
             Route("/redirect/{name}", self._redirect),
             Route("/_fake/stats", self._stats),
             Route("/ext/{path:path}", self.hosts.handle),
-            Route("/{path:path}", self._listing),
+            Route("/{path:path}", self._door),
         ])  # fmt: skip
 
     def start(self) -> FakeReddit:
         config = uvicorn.Config(self.app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        sockets = list(self._sockets.values())
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": sockets}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -286,7 +312,8 @@ class FakeReddit:
             if self._thread.is_alive():
                 self._server.force_exit = True
                 self._thread.join(5)
-        self._socket.close()
+        for sock in self._sockets.values():
+            sock.close()
 
     def __enter__(self) -> FakeReddit:
         return self.start()
