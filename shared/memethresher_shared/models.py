@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -59,6 +60,8 @@ class Source(Base):
     interval_s: Mapped[int] = mapped_column(Integer, default=3600)
     last_crawl_at: Mapped[datetime | None]
     last_result: Mapped[dict[str, Any] | None]  # counts and the error, if any, of the last crawl
+    # The crawler's own bookkeeping: "gaps", listing cursors where a crawl was cut off, to resume from.
+    crawl_state: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     __table_args__ = (UniqueConstraint("kind", "target", "sort", "time_window", name="uq_sources_listing"),)
 

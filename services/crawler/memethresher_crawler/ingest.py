@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from memethresher_shared.db import session_scope, upsert_insert
-from memethresher_shared.models import Meme, Post, PostMeme, utcnow
+from memethresher_shared.models import Meme, Post, PostMeme, Source, utcnow
 from memethresher_shared.store import ImageStore
 from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -45,6 +45,24 @@ def known_post_keys(session: Session, keys: Iterable[str]) -> set[str]:
         chunk = wanted[start : start + 500]
         found.update(session.connection().scalars(select(POSTS.c.key).where(POSTS.c.key.in_(chunk))))
     return found
+
+
+def known_posts(session: Session, keys: Iterable[str]) -> dict[str, int]:
+    """{key: id of the source that recorded it} of the `keys` already recorded as posts."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        query = select(POSTS.c.key, POSTS.c.source_id).where(POSTS.c.key.in_(wanted[start : start + 500]))
+        found.update({key: source_id for key, source_id in session.connection().execute(query).all()})
+    return found
+
+
+def save_listing_gaps(source_id: int, gaps: list[str]) -> None:
+    """Remember the listing cursors a crawl of `source_id` should resume from (its own transaction)."""
+    with session_scope() as session:
+        row = session.get(Source, source_id)
+        if row is not None:
+            row.crawl_state = {**(row.crawl_state or {}), "gaps": gaps}
 
 
 def _insert_new_rows(connection: Connection, table: Table, rows: list[dict[str, Any]], unique: str) -> dict[Any, int]:

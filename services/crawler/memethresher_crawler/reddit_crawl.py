@@ -8,7 +8,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -17,10 +16,10 @@ from memethresher_shared.models import Source, utcnow
 from memethresher_shared.sources import RedditTarget, parse_reddit_target
 from memethresher_shared.store import ImageStore
 
-from memethresher_crawler.fetch import AddressPolicy, Downloader, FetchError, TransportFactory, http_client
-from memethresher_crawler.images import CheckedImage, ImageRejected, check_image
-from memethresher_crawler.ingest import Taken, known_post_keys, posts_to_retry, record_page, record_retries
-from memethresher_crawler.posts import MediaItem, PostInfo, TakeRules, next_retry_at
+from memethresher_crawler.fetch import AddressPolicy, Downloader, TransportFactory, http_client
+from memethresher_crawler.ingest import Taken, posts_to_retry, record_retries
+from memethresher_crawler.listing_crawl import ListingCrawl
+from memethresher_crawler.posts import PostInfo, next_retry_at
 from memethresher_crawler.reddit import Listing, mean_post_gap_s, parse_listing
 from memethresher_crawler.reddit_api import ListingError, RedditAPI
 from memethresher_crawler.results import CrawlResult, EmbedBatcher
@@ -30,19 +29,6 @@ from memethresher_crawler.transport import async_transport
 log = logging.getLogger(__name__)
 
 GONE = "deleted or removed from Reddit before its images could be fetched"
-
-
-@dataclass(frozen=True)
-class ImageFailure:
-    """Why an image could not be taken; `transient` if the reason may pass (worth a later try)."""
-
-    reason: str
-    transient: bool = False
-
-
-def _known(keys: list[str]) -> set[str]:
-    with session_scope() as session:
-        return known_post_keys(session, keys)
 
 
 def _due_for_retry(source_id: int, limit: int) -> dict[str, int]:
@@ -62,12 +48,6 @@ def listing_params(source: Source, target: RedditTarget, page_size: int, after: 
     return params
 
 
-def take_rules(source: Source, settings: CrawlerSettings) -> TakeRules:
-    """What this source's crawl takes: the crawler's settings, with the source's own choice of link previews."""
-    previews = source.options.get("take_link_previews", settings.take_link_previews)
-    return TakeRules(settings.skip_spoilers, bool(previews), settings.max_image_pixels)
-
-
 def crawl_reddit(
     source: Source,
     settings: CrawlerSettings,
@@ -84,7 +64,7 @@ def crawl_reddit(
     return asyncio.run(crawl.run())
 
 
-class RedditCrawl:
+class RedditCrawl(ListingCrawl):
     """One crawl of one Reddit source."""
 
     def __init__(
@@ -92,17 +72,10 @@ class RedditCrawl:
         client: redis.Redis, result: CrawlResult, heartbeat: Callable[[], object],
         transport: TransportFactory = async_transport,
     ) -> None:  # fmt: skip
-        self.source = source
-        self.settings = settings
-        self.store = store
-        self.embed = embed
+        super().__init__(source, settings, store, embed, result, heartbeat, transport)
         self.redis = client
-        self.result = result
-        self.heartbeat = heartbeat  # renews the crawl lock, once a page
-        self.transport = transport
         self.target = parse_reddit_target(source.target)
         self.path = self.target.listing_path(source.sort)
-        self.rules = take_rules(source, settings)
 
     async def run(self) -> CrawlResult:
         policy = AddressPolicy(self.settings.allow_private_addresses, self.settings.allowed_private_networks)
@@ -117,61 +90,15 @@ class RedditCrawl:
                 try:
                     # Posts due from earlier crawls first: one failing now waits for its first retry.
                     await self._retry_failed(api)
-                    await self._pages(api, seen)
+                    await self._pages(lambda after: self._page(api, after), seen)
                 finally:
                     self.result.listing_requests = api.requests
         self.result.mean_post_gap_s = mean_post_gap_s(seen)
         return self.result
 
-    async def _pages(self, api: RedditAPI, seen: list[PostInfo]) -> None:
-        """Page through the listing; the next page is fetched while earlier ones download."""
-        page_size = self.settings.listing_page_size
-        in_flight: list[asyncio.Task[None]] = []
-        first = listing_params(self.source, self.target, page_size, None)
-        next_page = asyncio.create_task(api.listing(self.path, first))
-        try:
-            for number in range(self.settings.max_listing_pages):
-                listing = parse_listing(await next_page, self.rules)
-                self.heartbeat()
-                seen.extend(listing.posts)
-                new_posts = await self._new_posts(listing)
-                # Sorted by new, a known post means everything after it is known too.
-                stop = len(new_posts) < len(listing.posts) if self._sorted_by_new() else not new_posts
-                more = bool(listing.after) and not stop and number + 1 < self.settings.max_listing_pages
-                if more:
-                    params = listing_params(self.source, self.target, page_size, listing.after)
-                    next_page = asyncio.create_task(api.listing(self.path, params))
-                in_flight.append(asyncio.create_task(self._take(new_posts)))
-                while len(in_flight) >= self.settings.pages_in_flight or (in_flight and not more):
-                    await in_flight.pop(0)
-                if not more:
-                    return
-        finally:
-            for task in [next_page, *in_flight]:
-                task.cancel()
-            await asyncio.gather(next_page, *in_flight, return_exceptions=True)
-
-    def _sorted_by_new(self) -> bool:
-        return self.source.sort == "new"
-
-    async def _new_posts(self, listing: Listing) -> list[PostInfo]:
-        self.result.posts_seen += len(listing.posts)
-        known = await self._in_db_thread(_known, [p.key for p in listing.posts])
-        self.result.posts_known += len(known)
-        if self._sorted_by_new() and known:
-            # Only the posts above the first known one are new.
-            first_known = next(i for i, p in enumerate(listing.posts) if p.key in known)
-            return list(listing.posts[:first_known])
-        return [p for p in listing.posts if p.key not in known]
-
-    async def _in_db_thread(self, function: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.db, function, *args)
-
-    async def _take(self, posts: list[PostInfo]) -> None:
-        """Download every image of `posts` at once, then record the page in one transaction."""
-        items = await asyncio.gather(*(self._post_images(post) for post in posts))
-        first_retry = next_retry_at(utcnow(), 0, self.settings.failed_post_retry_s, self.settings.failed_post_retries)
-        await self._in_db_thread(record_page, self.store, self.source.id, items, self.result, self.embed, first_retry)
+    async def _page(self, api: RedditAPI, after: str | None) -> Listing:
+        params = listing_params(self.source, self.target, self.settings.listing_page_size, after)
+        return parse_listing(await api.listing(self.path, params), self.rules)
 
     async def _retry_failed(self, api: RedditAPI) -> None:
         """Fetch the due posts whose images failed for passing reasons again, by id, and record the outcome."""
@@ -190,38 +117,3 @@ class RedditCrawl:
         now, wait, most = utcnow(), self.settings.failed_post_retry_s, self.settings.failed_post_retries
         retry_at = {key: next_retry_at(now, done + 1, wait, most) for key, done in due.items()}
         await self._in_db_thread(record_retries, self.store, [*items, *gone], retry_at, self.result, self.embed)
-
-    async def _post_images(self, post: PostInfo) -> Taken:
-        """The checked images of a post, or the reason none could be taken."""
-        if post.skip_reason:
-            return Taken(post, reason=post.skip_reason)
-        outcomes = await asyncio.gather(*(self._image(item) for item in post.media))
-        images = [o for o in outcomes if isinstance(o, CheckedImage)]
-        failures = [o for o in outcomes if isinstance(o, ImageFailure)]
-        for failure in failures:
-            self.result.image_failed(failure.reason)
-        reason = None if images else "; ".join(dict.fromkeys(f.reason for f in failures))
-        return Taken(post, images, reason, retry=any(f.transient for f in failures))
-
-    async def _image(self, item: MediaItem) -> CheckedImage | ImageFailure:
-        """Fetch and check one image, falling back to Reddit's preview if the original fails."""
-        failures: list[ImageFailure] = []
-        for url in (item.url, item.fallback_url):
-            if not url:
-                continue
-            try:
-                data = await self.downloader.fetch(url)
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self.pool, self._check_and_store, data)
-            except FetchError as error:
-                failures.append(ImageFailure(str(error), error.transient))
-            except ImageRejected as error:
-                failures.append(ImageFailure(str(error)))
-        # The original's reason is the one recorded; either failure passing makes a later try worth it.
-        return ImageFailure(failures[0].reason if failures else "no image URL", any(f.transient for f in failures))
-
-    def _check_and_store(self, data: bytes) -> CheckedImage:
-        # In a worker thread: Pillow and the store's fsync release the GIL.
-        image = check_image(data, self.settings.max_image_pixels)
-        self.store.put(image.data, image.format, sha256=image.sha256)
-        return image
