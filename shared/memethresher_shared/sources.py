@@ -18,15 +18,15 @@ from sqlalchemy.orm import Session
 from memethresher_shared.db import upsert_insert
 from memethresher_shared.models import Source, utcnow
 
-KINDS = ("folder", "reddit")
-SORTS = ("new", "hot", "top")
+KINDS = ("folder", "reddit", "lemmy")
+SORTS = ("new", "hot", "top", "rising", "controversial")  # every kind's sorts; see KIND_SORTS
+KIND_SORTS = {"reddit": SORTS, "lemmy": ("new", "hot", "top")}
+TIMED_SORTS = ("top", "controversial")  # the sorts that take a time window
 TIME_WINDOWS = ("hour", "day", "week", "month", "year", "all")
-DEFAULT_INTERVAL_S = {"folder": 3600, "reddit": 900}
+DEFAULT_INTERVAL_S = {"folder": 3600, "reddit": 900, "lemmy": 900}
 # What each kind of source may be given, as the CLI's flags and the Sources page's fields.
-OPTIONS = {
-    "folder": frozenset({"interval_s", "watch"}),
-    "reddit": frozenset({"sort", "time", "interval_s", "stream", "take_link_previews"}),
-}
+_LISTING_OPTIONS = frozenset({"sort", "time", "interval_s", "stream", "take_link_previews"})
+OPTIONS = {"folder": frozenset({"interval_s", "watch"}), "reddit": _LISTING_OPTIONS, "lemmy": _LISTING_OPTIONS}
 MIN_INTERVAL_S = 60
 
 # Reddit's own rules: subreddits 2-21 characters (letters, digits, underscore); users 3-20
@@ -34,7 +34,11 @@ MIN_INTERVAL_S = 60
 _SUBREDDIT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
 _USER = re.compile(r"^[A-Za-z0-9_-]{3,20}$")
 _MULTI = re.compile(r"^[A-Za-z0-9_]{1,50}$")
-
+# Lemmy's own rules: community names 3-20 letters, digits or underscores (its default maximum length).
+_COMMUNITY = re.compile(r"^[A-Za-z0-9_]{3,20}$")
+_HOST = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_LEMMY_URL = re.compile(r"^https?://([^/]+)/c/([^/@]+)/?$")
+LEMMY_FORMS = "COMMUNITY@INSTANCE (e.g. memes@lemmy.ml), !COMMUNITY@INSTANCE, https://INSTANCE/c/COMMUNITY"
 
 TARGET_FORMS = "r/SUB, r/SUB1+SUB2, r/all, r/popular, user/NAME/m/MULTI, user/NAME, front"
 # Typed as a target, these mean the front page (Reddit's default listing, `/new.json` etc.).
@@ -76,6 +80,35 @@ class RedditTarget:
 
 
 @dataclass(frozen=True)
+class LemmyTarget:
+    """A Lemmy community on its home instance, whose API serves its posts."""
+
+    community: str
+    instance: str
+
+    @property
+    def canonical(self) -> str:
+        return f"{self.community}@{self.instance}"
+
+
+def parse_lemmy_target(text: str) -> LemmyTarget:
+    """Parse `memes@lemmy.ml`, `!memes@lemmy.ml` (Lemmy's own spelling) or `https://lemmy.ml/c/memes`."""
+    raw = text.strip()
+    url = _LEMMY_URL.match(raw)
+    if url:
+        instance, community = url.group(1), url.group(2)
+    elif raw.count("@") == 1:
+        community, instance = raw.removeprefix("!").removeprefix("c/").split("@")
+    else:
+        raise ValueError(f"lemmy target {raw!r} is not one of: {LEMMY_FORMS}")
+    if not _COMMUNITY.match(community):
+        raise ValueError(f"lemmy target {raw!r}: invalid community name {community!r} (3-20 letters, digits, _)")
+    if not _HOST.match(instance.lower()):
+        raise ValueError(f"lemmy target {raw!r}: {instance!r} is not an instance's host name (e.g. lemmy.ml)")
+    return LemmyTarget(community.lower(), instance.lower())
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     """A validated source: its kind, canonical target, sort and time window (its identity), and options."""
 
@@ -113,22 +146,22 @@ def parse_reddit_target(text: str) -> RedditTarget:
     raise ValueError(f"reddit target {raw!r} is not one of: {TARGET_FORMS}")
 
 
-def _sort_and_time(options: dict[str, Any]) -> tuple[str, str]:
-    """A Reddit listing's sort and time window (top only; a day unless given)."""
+def _sort_and_time(kind: str, options: dict[str, Any]) -> tuple[str, str]:
+    """A listing's sort and time window (top and controversial only; a day unless given)."""
     sort = str(options.get("sort") or "new").lower()
-    if sort not in SORTS:
-        raise SourceOptionError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    if sort not in KIND_SORTS[kind]:
+        raise SourceOptionError(f"sort must be one of {', '.join(KIND_SORTS[kind])} for {kind}, not {sort!r}")
     time_window = options.get("time")
     if time_window in (None, ""):
-        return sort, "day" if sort == "top" else ""
-    if sort != "top":
-        raise SourceOptionError("time window applies only to sort 'top'")
+        return sort, "day" if sort in TIMED_SORTS else ""
+    if sort not in TIMED_SORTS:
+        raise SourceOptionError(f"time window applies only to sort 'top' and 'controversial', not {sort!r}")
     if str(time_window).lower() not in TIME_WINDOWS:
         raise SourceOptionError(f"time must be one of {', '.join(TIME_WINDOWS)}, not {time_window!r}")
     return sort, str(time_window).lower()
 
 
-def _reddit_options(options: dict[str, Any]) -> dict[str, Any]:
+def _listing_options(options: dict[str, Any]) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     if options.get("stream"):
         # Polled at an interval adapted to how fast the source posts.
@@ -175,9 +208,18 @@ def parse_source(kind: str, target: str, **options: Any) -> SourceSpec:
     if kind == "folder":
         clean: dict[str, Any] = {"watch": _flag(options.get("watch", False), "watch")}
         return SourceSpec("folder", _folder_target(target), clean, interval)
-    sort, time_window = _sort_and_time(options)
-    canonical = parse_reddit_target(target).canonical
-    return SourceSpec("reddit", canonical, _reddit_options(options), interval, sort, time_window)
+    sort, time_window = _sort_and_time(kind, options)
+    canonical = _listing_target(kind, target, sort)
+    return SourceSpec(kind, canonical, _listing_options(options), interval, sort, time_window)
+
+
+def _listing_target(kind: str, target: str, sort: str) -> str:
+    if kind == "lemmy":
+        return parse_lemmy_target(target).canonical
+    reddit = parse_reddit_target(target)
+    if reddit.kind == "user" and sort == "rising":
+        raise SourceOptionError("a user's posts are sorted new, hot, top or controversial, not rising")
+    return reddit.canonical
 
 
 def _flag(value: Any, name: str) -> bool:

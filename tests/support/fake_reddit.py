@@ -30,6 +30,7 @@ from tests.support.reddit_pages import LOGIN, atom_feed
 from tests.support.reddit_posts import listing
 
 LISTING_MODES = ("429", "503", "truncated", "slow", "stall")
+SORTS = ("new", "hot", "top", "rising", "controversial")
 
 
 class FakeReddit:
@@ -133,7 +134,7 @@ class FakeReddit:
     def _posts_for(self, path: str) -> list[dict[str, Any]] | None:
         parts = path.strip("/").removesuffix(".json").split("/")
         everything = [p for posts in self.subreddits.values() for p in posts]
-        if parts in (["new"], ["hot"], ["top"], ["r", "all", parts[-1]], ["r", "popular", parts[-1]]):
+        if (len(parts) == 1 and parts[0] in SORTS) or parts in (["r", "all", parts[-1]], ["r", "popular", parts[-1]]):
             # The front page, r/all and r/popular: every subreddit's posts.
             return sorted(everything, key=lambda p: p["created_utc"], reverse=True)[:1000]
         if len(parts) == 2 and parts[0] == "by_id":  # as Reddit: the posts found, in the order asked

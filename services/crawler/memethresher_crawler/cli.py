@@ -32,8 +32,9 @@ def _enqueue_crawl(source_id: int) -> str:
 @source.command("add")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.argument("target")
-@click.option("--sort", type=click.Choice(SORTS), help="Reddit: listing order (default new).")
-@click.option("--time", "time_window", type=click.Choice(TIME_WINDOWS), help="Reddit: window for --sort top.")
+@click.option("--sort", type=click.Choice(SORTS), help="Listing order (default new; Lemmy has new, hot, top).")
+@click.option("--time", "time_window", type=click.Choice(TIME_WINDOWS),
+              help="Reddit, Lemmy: window for --sort top or controversial (default day).")
 @click.option("--interval", "interval_s", type=int, help="Seconds between scheduled crawls.")
 @click.option("--watch", is_flag=True, help="Folder: crawl again on every interval, not only once.")
 @click.option("--stream", is_flag=True, help="Reddit: adapt the interval to how fast the source posts.")

@@ -13,7 +13,7 @@ from typing import Any
 import redis
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import Source, utcnow
-from memethresher_shared.sources import RedditTarget, parse_reddit_target
+from memethresher_shared.sources import TIMED_SORTS, RedditTarget, parse_reddit_target
 from memethresher_shared.store import ImageStore
 
 from memethresher_crawler.fetch import AddressPolicy, Downloader, TransportFactory, http_client
@@ -41,7 +41,7 @@ def listing_params(source: Source, target: RedditTarget, page_size: int, after: 
     params: dict[str, Any] = {"limit": page_size, "raw_json": 1}
     if target.kind == "user":  # a user's submissions take the sort as a parameter, not in the path
         params["sort"] = source.sort
-    if source.sort == "top":
+    if source.sort in TIMED_SORTS:
         params["t"] = source.time_window or "day"
     if after:
         params["after"] = after

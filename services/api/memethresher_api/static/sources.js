@@ -59,19 +59,23 @@ function formOptions(form) {
     return options;
   }
   options.sort = form.get("sort");
-  if (options.sort === "top") options.time = form.get("time");
+  if (TIMED_SORTS.includes(options.sort)) options.time = form.get("time");
   if (form.get("stream") === "on") options.stream = true;
   if (form.get("take_link_previews")) options.take_link_previews = form.get("take_link_previews") === "true";
   return options;
 }
 
-// Only the fields that apply to the kind (and sort) chosen are shown.
+const TIMED_SORTS = ["top", "controversial"];
+
+// Only the fields that apply to the kind (and sort) chosen are shown; Lemmy has no rising or controversial.
 function showFields() {
   const kind = $("source-kind").value;
-  const top = kind === "reddit" && $("source-sort").value === "top";
-  for (const el of document.querySelectorAll(".reddit-only")) el.hidden = kind !== "reddit";
+  const sort = $("source-sort");
+  for (const el of document.querySelectorAll(".reddit-sort")) el.disabled = el.hidden = kind !== "reddit";
+  if (sort.selectedOptions[0].disabled) sort.value = "new";
+  for (const el of document.querySelectorAll(".listing-only")) el.hidden = kind === "folder";
   for (const el of document.querySelectorAll(".folder-only")) el.hidden = kind !== "folder";
-  for (const el of document.querySelectorAll(".top-only")) el.hidden = !top;
+  for (const el of document.querySelectorAll(".top-only")) el.hidden = kind === "folder" || !TIMED_SORTS.includes(sort.value);
 }
 
 $("source-kind").addEventListener("change", showFields);
