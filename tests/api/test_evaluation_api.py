@@ -81,5 +81,5 @@ def test_the_report_leaves_out_labels_on_memes_rated_since_and_says_so(any_clien
     assert report["left_out"] == {"rated since labelled": 2, "not scored by this model": 1}
     assert sum(band["labelled"] for band in report["bands"]) == 5
     page = any_client.get("/evaluate/report").text
-    assert "rests on <b id=\"rests-on\">5</b> of 8 labels" in page
+    assert 'rests on <b id="rests-on">5</b> of 8 labels' in page
     assert "left out: 2 rated since labelled, 1 not scored by this model" in page

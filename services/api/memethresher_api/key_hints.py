@@ -24,7 +24,7 @@ def key_name(key: str) -> str:
 
 
 def key_hint(key_map: dict[str, str]) -> str:
-    """"← / 1 left better · → / 2 right better · …": every action that has a key, in the order of
+    """ "← / 1 left better · → / 2 right better · …": every action that has a key, in the order of
     ACTION_WORDS, its keys in the order configured."""
     parts = []
     for action, words in ACTION_WORDS.items():
