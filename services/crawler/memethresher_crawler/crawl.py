@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from memethresher_crawler.fetch import TransportFactory
 from memethresher_crawler.folder import crawl_folder
+from memethresher_crawler.lemmy_crawl import crawl_lemmy
 from memethresher_crawler.library import ensure_library_source, is_library
 from memethresher_crawler.reddit_crawl import crawl_reddit
 from memethresher_crawler.results import CrawlResult, EmbedBatcher
@@ -75,6 +76,8 @@ def run_crawl(
             folder = Path(source.target)
             crawl_folder(source.id, folder, store, embed, limits, settings.image_workers, result, heartbeat,
                          in_library=is_library(source))  # fmt: skip
+        elif source.kind == "lemmy":
+            crawl_lemmy(source, settings, store, embed, client, result, heartbeat, transport)
         else:
             crawl_reddit(source, settings, store, embed, client, result, heartbeat, transport)
     except Exception as error:  # noqa: BLE001 - the source records why; the worker goes on

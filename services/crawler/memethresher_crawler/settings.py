@@ -67,6 +67,12 @@ class CrawlerSettings(Settings):
     stream_min_interval_s: int = Field(default=60, ge=10)
     stream_max_interval_s: int = Field(default=6 * 3600, ge=60)
 
+    # Lemmy: the instance named in a source's target is asked at https://INSTANCE unless mapped here to
+    # another base URL (a mirror, a stand-in on loopback). Each instance gets its own request budget.
+    lemmy_base_urls: dict[str, str] = Field(default_factory=dict)
+    lemmy_requests_per_minute: int = Field(default=30, ge=1)
+    lemmy_page_size: int = Field(default=50, ge=1, le=50)  # Lemmy answers at most 50 posts a page
+
     @property
     def uses_oauth(self) -> bool:
         return bool(self.reddit_client_id)
