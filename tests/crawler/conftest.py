@@ -28,6 +28,7 @@ def _point_at(env, fake: FakeReddit, monkeypatch: pytest.MonkeyPatch):  # type: 
     values = {
         # Reddit serves listings to an app's token (the other doors have tests of their own).
         **fake.oauth_env(),
+        "MEMETHRESHER_REDDIT_USERNAME": "meme_hunter",
         "MEMETHRESHER_ALLOWED_PRIVATE_NETWORKS": '["127.0.0.1/32"]',
         "MEMETHRESHER_BACKOFF_BASE_S": "0.05",
         "MEMETHRESHER_BACKOFF_MAX_S": "2",

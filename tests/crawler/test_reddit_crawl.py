@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -115,7 +116,9 @@ def _check_mixed_subreddit(fake_reddit: FakeReddit, redis_conn, monkeypatch) -> 
     assert len(memes) == 5 and all(m.format == "JPEG" and m.width == 64 for m in memes)
     embedded = [i for _n, args in queued_tasks(redis_conn, tasks.EMBED_QUEUE) for i in args[0]]
     assert sorted(embedded) == sorted(m.id for m in memes)
-    assert fake_reddit.user_agents == {"python:memethresher-crawler:0.1 (self-hosted meme curator)"}
+    # Reddit's required form, never a browser's: `<platform>:<app id>:<version> (by /u/<name>)`.
+    (agent,) = fake_reddit.user_agents
+    assert re.fullmatch(r"python:memethresher:\d+\.\d+\S* \(by /u/meme_hunter\)", agent), agent
 
 
 def _metric(name: str, **labels: str) -> float:

@@ -188,10 +188,8 @@ class FakeReddit:
         refused = self.doors.feed_refusal(request)
         if refused is not None:
             return refused
-        path = request.url.path.removesuffix(".rss").rstrip("/")
-        if "feed" in request.query_params:  # a private feed-token URL: the user's front page
-            path = "/new"
-        posts = self._posts_for(path.removesuffix("/new") + "/new.json" if path else "/new.json")
+        path = request.url.path.removesuffix(".rss").rstrip("/") or "/new"  # `/.rss`: the front page
+        posts = self._posts_for(path + ".json")
         if posts is None:
             return Response("<html>page not found</html>", 404, media_type="text/html")
         limit = min(int(request.query_params.get("limit", 25)), 100)

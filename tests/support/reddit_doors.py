@@ -27,6 +27,7 @@ class Doors:
         self.feed_times: list[float] = []  # feeds served
         self.feeds_refused = 0  # feed requests answered 429
         self.www_page: str | None = None  # set to one of WWW_PAGES: www answers it even to a good session
+        self.grants: list[str] = []  # grant types asked at the token endpoint, in order
         self._last_feed: dict[str, float] = {}
 
     def refuse_with(self, page: str | None) -> None:
@@ -62,6 +63,7 @@ class Doors:
     def grant_ok(self, form: dict[str, list[str]]) -> bool:
         """Whether the token endpoint grants this form (client credentials, refresh token or password)."""
         grant = form.get("grant_type", [""])[0]
+        self.grants.append(grant)
         if grant == "client_credentials":
             return True
         if grant == "refresh_token":

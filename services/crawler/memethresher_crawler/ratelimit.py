@@ -11,8 +11,9 @@ from collections.abc import Mapping
 
 import redis
 
-WINDOW_KEY = "memethresher:reddit-budget:window"
-PAUSE_KEY = "memethresher:reddit-budget:paused-until"
+# Each budget has a name: Reddit counts an app's token, a logged-in session and a feed host apart.
+WINDOW_KEY = "memethresher:{name}-budget:window"
+PAUSE_KEY = "memethresher:{name}-budget:paused-until"
 
 # Atomically: honour a pause, drop requests older than the window, and take a slot if one is
 # free; otherwise return how long until one frees up. Redis's clock is the one all workers share.
@@ -47,8 +48,9 @@ return tostring(target)
 class SharedBudget:
     """At most `per_minute` requests in any 60 s, across every process using the same Redis."""
 
-    def __init__(self, client: redis.Redis, per_minute: int, window_s: float = 60.0) -> None:
+    def __init__(self, client: redis.Redis, per_minute: int, window_s: float = 60.0, name: str = "reddit") -> None:
         self.client = client
+        self.window_key, self.pause_key = WINDOW_KEY.format(name=name), PAUSE_KEY.format(name=name)
         self.per_minute = per_minute
         self.window_s = window_s
         self._acquire = client.register_script(_ACQUIRE)
@@ -57,7 +59,7 @@ class SharedBudget:
     def try_acquire(self) -> float:
         """Take a slot and return 0, or return the seconds to wait before trying again."""
         member = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
-        wait = self._acquire(keys=[WINDOW_KEY, PAUSE_KEY], args=[self.window_s, self.per_minute, member])
+        wait = self._acquire(keys=[self.window_key, self.pause_key], args=[self.window_s, self.per_minute, member])
         return float(wait)
 
     async def acquire(self) -> None:
@@ -68,7 +70,7 @@ class SharedBudget:
     def pause(self, seconds: float) -> None:
         """Make every worker wait `seconds` before its next request (longer pauses win)."""
         if seconds > 0:
-            self._pause(keys=[PAUSE_KEY], args=[seconds])
+            self._pause(keys=[self.pause_key], args=[seconds])
 
     def obey_headers(self, remaining: float | None, reset_s: float | None) -> None:
         """Reddit says how many requests are left until its window resets; pause when none are."""

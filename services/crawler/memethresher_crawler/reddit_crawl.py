@@ -21,7 +21,7 @@ from memethresher_crawler.ingest import Taken, posts_to_retry, record_retries
 from memethresher_crawler.listing_crawl import ListingCrawl
 from memethresher_crawler.posts import PostInfo, next_retry_at
 from memethresher_crawler.reddit import Listing, mean_post_gap_s, parse_listing
-from memethresher_crawler.reddit_api import ListingError, RedditAPI
+from memethresher_crawler.reddit_api import ListingError, RedditAPI, RedditRefused
 from memethresher_crawler.results import CrawlResult, EmbedBatcher
 from memethresher_crawler.settings import CrawlerSettings
 from memethresher_crawler.transport import async_transport
@@ -91,8 +91,11 @@ class RedditCrawl(ListingCrawl):
                     # Posts due from earlier crawls first: one failing now waits for its first retry.
                     await self._retry_failed(api)
                     await self._pages(lambda after: self._page(api, after), seen)
+                except RedditRefused as refused:
+                    self.result.refused(**refused.refusal.as_dict())
                 finally:
                     self.result.listing_requests = api.requests
+                    self.result.access_mode = api.mode
         self.result.mean_post_gap_s = mean_post_gap_s(seen)
         return self.result
 

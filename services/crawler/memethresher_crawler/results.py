@@ -27,6 +27,8 @@ class CrawlResult:
     listing_requests: int = 0
     embed_batches: int = 0
     error: str | None = None
+    access_mode: str | None = None  # the door to Reddit the crawl took: oauth, session or feed
+    refusal: dict[str, str] | None = None  # when Reddit shut it: kind, reason and what to do
     mean_post_gap_s: float | None = None
     skip_reasons: Counter[str] = field(default_factory=Counter)
     image_failures: Counter[str] = field(default_factory=Counter)
@@ -34,6 +36,11 @@ class CrawlResult:
     def skipped(self, reason: str) -> None:
         self.posts_skipped += 1
         self.skip_reasons[reason_head(reason)] += 1
+
+    def refused(self, kind: str, reason: str, remedy: str) -> None:
+        """Reddit shut the door: an error with its reason and what to do, never "0 new posts"."""
+        self.refusal = {"kind": kind, "reason": reason, "remedy": remedy}
+        self.error = f"{reason}: {remedy}"
 
     def image_failed(self, reason: str) -> None:
         self.images_failed += 1

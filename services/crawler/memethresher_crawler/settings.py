@@ -3,25 +3,44 @@
 from __future__ import annotations
 
 import functools
+from importlib import metadata
+from pathlib import Path
+from typing import Literal
 
 from memethresher_shared.settings import Settings
-from pydantic import Field
-
-DEFAULT_USER_AGENT = "python:memethresher-crawler:0.1 (self-hosted meme curator)"
+from pydantic import Field, SecretStr, model_validator
 
 
 class CrawlerSettings(Settings):
     """Reddit access, download limits and politeness."""
 
-    # Without credentials listings come from the public host; with them, from the OAuth host.
+    # The door to Reddit (docs/sources.md): "oauth" (your app's token, from the OAuth host), "session" (your
+    # browser's logged-in cookies, to www's JSON), "feed" (Atom feeds, no credentials), or "auto": the first
+    # of oauth and session whose credentials are set, else feed.
+    reddit_access: Literal["auto", "oauth", "session", "feed"] = "auto"
     reddit_base_url: str = "https://www.reddit.com"
     reddit_oauth_base_url: str = "https://oauth.reddit.com"
     reddit_token_url: str = "https://www.reddit.com/api/v1/access_token"
     reddit_client_id: str = ""
-    reddit_client_secret: str = ""
-    user_agent: str = DEFAULT_USER_AGENT
-    # Reddit allows 100 listing requests a minute with OAuth and 10 without; 0 means that default.
+    reddit_client_secret: SecretStr = SecretStr("")
+    # Reads your private multireddits, home, saved and upvoted: a refresh token, or a script app's password.
+    reddit_refresh_token: SecretStr = SecretStr("")
+    reddit_username: str = ""  # your Reddit name: in the User-Agent, and the password grant's user
+    reddit_password: SecretStr = SecretStr("")
+    # Session: a Netscape cookies.txt exported from your browser, or a Cookie header's value.
+    reddit_cookies_file: Path | None = None
+    reddit_cookie: SecretStr = SecretStr("")
+    # Feed: the `feed=` token of your private feed URLs (reddit.com/prefs/feeds), for private listings.
+    reddit_feed_token: SecretStr = SecretStr("")
+    # Empty: Reddit's required form, `python:<app id>:<version> (by /u/<reddit_username>)`.
+    user_agent: str = ""
+    reddit_app_id: str = "memethresher"
+    # Reddit allows 100 listing requests a minute to an OAuth app; 0 means that.
     reddit_requests_per_minute: int = Field(default=0, ge=0)
+    # A logged-in session is a person's account: few requests, shared by every worker.
+    reddit_session_requests_per_minute: int = Field(default=10, ge=1)
+    # Reddit throttles feeds to about one a minute per address; per feed host, shared by every worker.
+    reddit_feed_requests_per_minute: int = Field(default=1, ge=1)
     # The budget's window; only tests shorten it, to see the limit bite in seconds.
     reddit_budget_window_s: float = Field(default=60.0, gt=0)
     listing_page_size: int = Field(default=100, ge=1, le=100)
@@ -73,15 +92,34 @@ class CrawlerSettings(Settings):
     lemmy_requests_per_minute: int = Field(default=30, ge=1)
     lemmy_page_size: int = Field(default=50, ge=1, le=50)  # Lemmy answers at most 50 posts a page
 
-    @property
-    def uses_oauth(self) -> bool:
-        return bool(self.reddit_client_id)
+    @model_validator(mode="after")
+    def _reddit_user_agent(self) -> CrawlerSettings:
+        if not self.user_agent:
+            self.user_agent = reddit_user_agent(self.reddit_app_id, self.reddit_username)
+        if self.user_agent.lower().startswith("mozilla"):
+            raise ValueError(
+                "MEMETHRESHER_USER_AGENT must not be a browser's: Reddit asks scripts for "
+                "`<platform>:<app id>:<version> (by /u/<name>)`; leave it empty to have it built "
+                "from MEMETHRESHER_REDDIT_USERNAME"
+            )
+        return self
 
-    @property
-    def requests_per_minute(self) -> int:
-        if self.reddit_requests_per_minute:
-            return self.reddit_requests_per_minute
-        return 100 if self.uses_oauth else 10
+    def budget_per_minute(self, mode: str) -> int:
+        """Listing requests a minute allowed in access `mode`, across every worker."""
+        if mode == "session":
+            return self.reddit_session_requests_per_minute
+        if mode == "feed":
+            return self.reddit_feed_requests_per_minute
+        return self.reddit_requests_per_minute or 100
+
+
+def reddit_user_agent(app_id: str, username: str) -> str:
+    """Reddit's required form, `<platform>:<app id>:<version> (by /u/<name>)`."""
+    try:
+        version = metadata.version("memethresher-crawler")
+    except metadata.PackageNotFoundError:
+        version = "0.1"
+    return f"python:{app_id}:{version} (by /u/{username or 'unknown'})"
 
 
 @functools.cache
