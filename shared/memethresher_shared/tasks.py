@@ -13,6 +13,8 @@ QUEUES = (CRAWL_QUEUE, EMBED_QUEUE, TRAIN_QUEUE, SCORE_QUEUE)
 # crawler
 CRAWL_SOURCE = "crawler.crawl_source"  # (source_id: int)
 CRAWL_DUE_SOURCES = "crawler.crawl_due_sources"  # () — beat: enqueue crawl_source for every due source
+REDDIT_CHECK = "crawler.reddit_check"  # (target: str) — try each door to Reddit, keep the result at REDDIT_CHECK_KEY
+REDDIT_CHECK_KEY = "memethresher:reddit-check"  # JSON: checked_at, target, modes [{mode, state, detail, budget}]
 
 # embedder
 EMBED_BATCH = "embedder.embed_batch"  # (meme_ids: list[int], encoder: str | None)

@@ -94,7 +94,8 @@ def test_cookie_values_are_never_logged_or_shown(reddit_env, fake_reddit: FakeRe
     refused = crawl_source(source)
     assert refused["refusal"]["kind"] == "network_security"
     listed = CliRunner().invoke(source_cli, ["list"])
-    assert listed.exit_code == 0 and "export your cookies again" in listed.output
+    assert listed.exit_code == 0 and "Reddit refused the session request: Reddit blocked" in listed.output
+    assert "What to do: export your cookies again" in listed.output
     settings = get_crawler_settings()
     shown = [caplog.text, json.dumps(refused), listed.output, repr(settings), str(settings.model_dump())]
     assert caplog.text and all(SESSION_VALUE not in text for text in shown)

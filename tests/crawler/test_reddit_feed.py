@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from memethresher_crawler.cli import source as source_cli
 from memethresher_crawler.crawl import crawl_source
 from memethresher_crawler.reddit import parse_listing
 from memethresher_crawler.reddit_feed import feed_path, parse_feed
@@ -92,6 +94,8 @@ def test_a_feed_crawl_takes_posts_without_scores_within_the_feed_budget(
     with session_scope() as session:
         scores = {p.reddit_score for p in session.scalars(select(Post))}
     assert scores == {None}
+    listed = CliRunner().invoke(source_cli, ["list"])
+    assert "5 new posts, 1 new images, 0 skipped by feed (feeds carry no Reddit scores)" in listed.output
 
 
 def test_a_429_from_the_feed_is_waited_out(reddit_env, fake_reddit: FakeReddit, monkeypatch) -> None:  # type: ignore[no-untyped-def]

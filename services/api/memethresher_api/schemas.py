@@ -122,13 +122,22 @@ class EvaluationMemeOut(BaseModel):
 
 class SourceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["folder", "reddit"]
+    kind: Literal["folder", "reddit", "lemmy"]
     target: str = Field(min_length=1, max_length=512)
     options: dict[str, Any] = Field(default_factory=dict)
 
 
 class SourcePatch(BaseModel):
-    enabled: bool
+    """What may change of a source; a field left out stays, null puts an option back to its default."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool | None = None
+    sort: str | None = None
+    time: str | None = None
+    interval_s: int | None = None
+    watch: bool | None = None
+    stream: bool | None = None
+    take_link_previews: bool | None = None
 
 
 class SourceOut(BaseModel):

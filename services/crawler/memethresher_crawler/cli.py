@@ -12,6 +12,7 @@ from memethresher_shared.settings import get_settings
 from memethresher_shared.sources import KINDS, SORTS, TIME_WINDOWS, add_source, find_source
 from sqlalchemy import select
 
+from memethresher_crawler.results import describe_outcome
 from memethresher_crawler.tally import SourceTally, describe_tally, source_tallies
 
 
@@ -97,11 +98,7 @@ def _describe(row: Source) -> str:
     result = row.last_result
     if row.last_crawl_at is None or result is None:
         return line + "; never crawled"
-    outcome = f"error: {result['error']}" if result.get("error") else (
-        f"{result.get('posts_new', 0)} new posts, {result.get('images_new', 0)} new images, "
-        f"{result.get('posts_skipped', 0)} skipped"
-    )  # fmt: skip
-    return line + f"; last crawl {row.last_crawl_at:%Y-%m-%d %H:%M} UTC: {outcome}"
+    return line + f"; last crawl {row.last_crawl_at:%Y-%m-%d %H:%M} UTC: {describe_outcome(result)}"
 
 
 @source.command("crawl")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,23 @@ class CrawlResult:
         data["skip_reasons"] = dict(self.skip_reasons.most_common(20))
         data["image_failures"] = dict(self.image_failures)
         return data
+
+
+def describe_outcome(result: Mapping[str, Any]) -> str:
+    """A stored crawl result in words: the door Reddit shut and what to do, the error, or the counts."""
+    mode = result.get("access_mode")
+    refusal = result.get("refusal")
+    if refusal:
+        return f"Reddit refused the {mode} request: {refusal['reason']}. What to do: {refusal['remedy']}"
+    if result.get("error"):
+        return f"error: {result['error']}"
+    counts = (
+        f"{result.get('posts_new', 0)} new posts, {result.get('images_new', 0)} new images, "
+        f"{result.get('posts_skipped', 0)} skipped"
+    )
+    if mode == "feed":
+        return counts + " by feed (feeds carry no Reddit scores)"
+    return counts + (f" by {mode}" if mode else "")
 
 
 def reason_head(reason: str) -> str:

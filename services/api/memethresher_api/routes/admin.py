@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from memethresher_shared import coordination, sources, tasks
 from memethresher_shared.celery_app import send
 from memethresher_shared.models import Meme, ModelVersion, Source
+from memethresher_shared.source_edits import edit_source
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -92,13 +93,33 @@ def add_source(body: SourceIn, session: SessionDep, response: Response) -> Sourc
 
 @router.patch("/sources/{source_id}", response_model=SourceOut)
 def patch_source(source_id: IdPath, body: SourcePatch, session: SessionDep) -> SourceOut:
-    """Enable or disable a source."""
+    """Enable or disable a source, or change its sort, time window, interval, watch, stream or previews."""
     source = session.get(Source, source_id)
     if source is None:
         field_error("path", "source_id", f"no source {source_id}", status=404)
-    source.enabled = body.enabled
+    changes = body.model_dump(exclude_unset=True)
+    enabled = changes.pop("enabled", None)
+    try:
+        if changes:
+            edit_source(session, source, changes)
+    except sources.SourceOptionError as error:
+        field_error("body", next(iter(changes)), str(error))
+    if enabled is not None:
+        source.enabled = enabled
     session.flush()
     return _source_out(source)
+
+
+@router.delete("/sources/{source_id}", status_code=204)
+def delete_source(source_id: IdPath, session: SessionDep) -> Response:
+    """Remove a source and its posts; the memes it brought stay."""
+    source = session.get(Source, source_id)
+    if source is None:
+        field_error("path", "source_id", f"no source {source_id}", status=404)
+    if source.options.get("library"):
+        field_error("path", "source_id", "the library folder is always a source; disable it instead", status=409)
+    session.delete(source)
+    return Response(status_code=204)
 
 
 @router.post("/sources/{source_id}/crawl", response_model=QueuedOut)

@@ -1,5 +1,5 @@
 "use strict";
-// The sources page: add (every option the CLI has), enable/disable, crawl now, the last crawl in words.
+// The sources page: add (every option the CLI has), edit, remove, enable/disable, crawl now, the last crawl in words.
 const $ = (id) => document.getElementById(id);
 
 function listing(s) {
@@ -18,10 +18,11 @@ function optionsInWords(s) {
 
 function lastResult(result) {
   if (!result) return "";
+  if (result.refusal) return refusalInWords(result);  // a shut door, with what to do (reddit_access.js)
   if (result.error) return `error: ${result.error}`;
   const reasons = Object.entries(result.skip_reasons || {}).map(([why, n]) => `${why} ${n}`).join(", ");
   return `${result.posts_new} new posts, ${result.images_new} new images, ${result.posts_skipped} skipped` +
-    (reasons ? ` (${reasons})` : "");
+    (reasons ? ` (${reasons})` : "") + accessInWords(result);
 }
 
 async function load() {
@@ -47,8 +48,70 @@ async function load() {
       load();
     }));
     actions.appendChild(button("Crawl now", async () => toast((await api("POST", `/api/sources/${s.id}/crawl`)).detail)));
+    actions.appendChild(button("Edit", () => startEditing(s)));
+    actions.appendChild(button("Remove", async () => {
+      if (!confirm(`Remove source #${s.id} ${s.kind} ${s.target} and its posts? The memes it brought stay.`)) return;
+      try {
+        await api("DELETE", `/api/sources/${s.id}`);
+        toast(`removed #${s.id}`);
+      } catch (error) {
+        toast(error.message);
+      }
+      load();
+    }));
   }
 }
+
+// One source at a time is edited, in the form below the list, with the options of its kind.
+let editing = null;
+
+function startEditing(s) {
+  editing = s;
+  const listing = s.kind !== "folder";
+  $("edit-title").textContent = `Edit #${s.id} ${s.kind} ${s.target}`;
+  for (const el of document.querySelectorAll("#edit-source .reddit-sort")) el.disabled = el.hidden = s.kind !== "reddit";
+  for (const el of document.querySelectorAll(".edit-listing")) el.hidden = !listing;
+  for (const el of document.querySelectorAll(".edit-folder")) el.hidden = listing;
+  $("edit-sort").value = s.sort || "new";
+  $("edit-time").value = s.time_window || "day";
+  $("edit-interval").value = s.interval_s;
+  $("edit-watch").checked = Boolean(s.options.watch);
+  $("edit-stream").checked = Boolean(s.options.stream);
+  const previews = s.options.take_link_previews;
+  $("edit-previews").value = previews === undefined ? "" : String(previews);
+  $("edit-enabled").checked = s.enabled;
+  $("edit-error").textContent = "";
+  showEditFields();
+  $("edit-source").hidden = false;
+}
+
+function showEditFields() {
+  const timed = editing && editing.kind !== "folder" && TIMED_SORTS.includes($("edit-sort").value);
+  for (const el of document.querySelectorAll(".edit-timed")) el.hidden = !timed;
+}
+
+function editedFields() {
+  const changes = { interval_s: Number($("edit-interval").value), enabled: $("edit-enabled").checked };
+  if (editing.kind === "folder") return { ...changes, watch: $("edit-watch").checked };
+  const sort = $("edit-sort").value;
+  const previews = $("edit-previews").value;
+  return { ...changes, sort, time: TIMED_SORTS.includes(sort) ? $("edit-time").value : null,
+           stream: $("edit-stream").checked, take_link_previews: previews === "" ? null : previews === "true" };
+}
+
+$("edit-sort").addEventListener("change", showEditFields);
+$("edit-cancel").addEventListener("click", () => { $("edit-source").hidden = true; });
+$("edit-source").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await api("PATCH", `/api/sources/${editing.id}`, editedFields());
+    $("edit-source").hidden = true;
+    toast(`saved #${editing.id}`);
+    load();
+  } catch (error) {
+    $("edit-error").textContent = error.message;
+  }
+});
 
 function formOptions(form) {
   const kind = form.get("kind");
@@ -71,7 +134,7 @@ const TIMED_SORTS = ["top", "controversial"];
 function showFields() {
   const kind = $("source-kind").value;
   const sort = $("source-sort");
-  for (const el of document.querySelectorAll(".reddit-sort")) el.disabled = el.hidden = kind !== "reddit";
+  for (const el of document.querySelectorAll("#add-source .reddit-sort")) el.disabled = el.hidden = kind !== "reddit";
   if (sort.selectedOptions[0].disabled) sort.value = "new";
   for (const el of document.querySelectorAll(".listing-only")) el.hidden = kind === "folder";
   for (const el of document.querySelectorAll(".folder-only")) el.hidden = kind !== "folder";
