@@ -9,6 +9,7 @@ from memethresher_shared import tasks
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import Source
 from memethresher_shared.settings import get_settings
+from memethresher_shared.source_edits import edit_source
 from memethresher_shared.sources import KINDS, SORTS, TIME_WINDOWS, add_source, find_source
 from sqlalchemy import select
 
@@ -109,6 +110,36 @@ def crawl(source_id: int) -> None:
         if session.get(Source, source_id) is None:
             raise click.BadParameter(f"no source #{source_id}", param_hint="SOURCE_ID")
     click.echo(_enqueue_crawl(source_id))
+
+
+@source.command("edit")
+@click.argument("source_id", type=int)
+@click.option("--sort", type=click.Choice(SORTS), help="Listing order (Reddit, Lemmy).")
+@click.option("--time", "time_window", type=click.Choice(TIME_WINDOWS), help="Window for top or controversial.")
+@click.option("--interval", "interval_s", type=int, help="Seconds between scheduled crawls.")
+@click.option("--watch/--no-watch", default=None, help="Folder: crawl again on every interval.")
+@click.option("--stream/--no-stream", default=None, help="Adapt the interval to how fast the source posts.")
+@click.option("--link-previews/--no-link-previews", default=None, help="Take previews of links to unreadable pages.")
+@click.option("--enable/--disable", "enabled", default=None, help="Crawl on schedule, or not.")
+def edit(source_id: int, sort: str | None, time_window: str | None, interval_s: int | None, watch: bool | None,
+         stream: bool | None, link_previews: bool | None, enabled: bool | None) -> None:  # fmt: skip
+    """Change a source's sort, time window, interval, watch, stream, link previews or whether it is enabled."""
+    given = {"sort": sort, "time": time_window, "interval_s": interval_s, "watch": watch, "stream": stream,
+             "take_link_previews": link_previews}  # fmt: skip
+    changes = {name: value for name, value in given.items() if value is not None}
+    with session_scope() as session:
+        row = session.get(Source, source_id)
+        if row is None:
+            raise click.BadParameter(f"no source #{source_id}", param_hint="SOURCE_ID")
+        try:
+            if changes:
+                edit_source(session, row, changes)
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
+        if enabled is not None:
+            row.enabled = enabled
+        shown = _describe(row)
+    click.echo(f"changed: {shown}")
 
 
 @source.command("remove")
