@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from memethresher_api import broker, queries
 from memethresher_api.deps import IdPath, SessionDep, SettingsDep, field_error
 from memethresher_api.schemas import ModelVersionOut, QueuedOut, SourceIn, SourceOut, SourcePatch
+from memethresher_api.source_failures import retry_now, source_failures
 
 router = APIRouter(prefix="/api", tags=["admin"])
 log = logging.getLogger(__name__)
@@ -120,6 +121,25 @@ def delete_source(source_id: IdPath, session: SessionDep) -> Response:
         field_error("path", "source_id", "the library folder is always a source; disable it instead", status=409)
     session.delete(source)
     return Response(status_code=204)
+
+
+@router.get("/sources/failures", response_model=list[dict[str, Any]])
+def failing_sources(session: SessionDep) -> list[dict[str, Any]]:
+    """Sources whose last crawl failed or lost images, or whose posts wait to be fetched again: why, in words."""
+    return source_failures(session)
+
+
+@router.post("/sources/{source_id}/retry", response_model=QueuedOut)
+def retry_source(source_id: IdPath, session: SessionDep) -> QueuedOut:
+    """Fetch the source's waiting posts again now, and crawl it: the crawl queued at once."""
+    if session.get(Source, source_id) is None:
+        field_error("path", "source_id", f"no source {source_id}", status=404)
+    waiting = retry_now(session, source_id)
+    session.commit()  # before the crawl is queued, so the worker finds the posts due
+    queued = _enqueue(f"crawl of source {source_id}", lambda: send(tasks.CRAWL_SOURCE, source_id))
+    if queued.queued and waiting:
+        return queued.model_copy(update={"detail": f"{queued.detail}; {waiting} waiting posts fetched again"})
+    return queued
 
 
 @router.post("/sources/{source_id}/crawl", response_model=QueuedOut)

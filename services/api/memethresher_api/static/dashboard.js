@@ -1,5 +1,5 @@
 "use strict";
-// The dashboard: queue depths and workers from the broker, failed memes with a retry button.
+// The dashboard: queue depths and workers from the broker, failed memes and failing sources with retry buttons.
 const $ = (id) => document.getElementById(id);
 
 async function load() {
@@ -47,6 +47,36 @@ async function loadFailed() {
   }
 }
 
+// Per source: why its last crawl failed, the images it could not download, the posts waiting for another try.
+function failureInWords(f) {
+  const parts = [];
+  if (f.error) parts.push(`crawl failed: ${f.error}`);
+  if (f.images_failed) parts.push(`${f.images_failed} images not downloaded (${f.image_failures})`);
+  if (f.posts_waiting) parts.push(`${f.posts_waiting} posts waiting to be fetched again`);
+  const examples = f.examples.map((e) => `"${e.title}": ${e.reason}`).join("; ");
+  return parts.join("; ") + (examples ? `. For example ${examples}` : "");
+}
+
+async function loadCrawlFailures() {
+  const table = $("crawl-failures");
+  table.textContent = "";
+  const failures = await api("GET", "/api/sources/failures");
+  if (!failures.length) cell(table.insertRow(), "none");
+  for (const f of failures) {
+    const row = table.insertRow();
+    row.dataset.sourceId = f.source_id;
+    cell(row, `#${f.source_id} ${f.kind} ${f.target}` + (f.listing ? ` (${f.listing})` : ""));
+    cell(row, f.last_crawl_at ? new Date(f.last_crawl_at).toLocaleString() : "never crawled");
+    cell(row, failureInWords(f));
+    cell(row, "").appendChild(button("Retry", async () => {
+      const result = await api("POST", `/api/sources/${f.source_id}/retry`);
+      toast(result.detail);
+      loadCrawlFailures();
+    }));
+  }
+}
+
 load().catch((error) => toast(error.message));
 loadFailed().catch((error) => toast(error.message));
+loadCrawlFailures().catch((error) => toast(error.message));
 setInterval(() => load().catch(() => {}), 10000);
