@@ -136,3 +136,26 @@ def test_sort_top_asks_for_the_window_and_an_unknown_community_is_a_clear_error(
     assert fake_lemmy.requests[-1][1]["sort"] == "TopWeek"
     result = crawl_source(_source("!nosuchthing@lemmy.ml"))
     assert "HTTP 404 (couldnt_find_community)" in result["error"]
+
+
+def test_images_that_failed_for_a_passing_reason_are_fetched_again_later(
+    lemmy_env, fake_lemmy: FakeLemmy, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MEMETHRESHER_FAILED_POST_RETRY_S", "0")  # due again at once
+    get_crawler_settings.cache_clear()
+    fake_lemmy.add_posts("memes", [_image_post(fake_lemmy, n) for n in (1, 2, 3)])
+    fake_lemmy.unavailable.update({"1.jpg", "2.jpg"})
+    source = _source()
+    first = crawl_source(source)
+    assert (first["images_new"], first["images_failed"]) == (1, 2)
+    assert {n: p.retry_at is not None for n, p in _posts().items()} == {1: True, 2: True, 3: False}
+
+    fake_lemmy.unavailable.clear()
+    fake_lemmy.remove_post(2)  # deleted meanwhile
+    again = crawl_source(source)
+    assert (again["posts_retried"], again["posts_recovered"], again["images_new"]) == (2, 1, 1)
+    posts = _posts()
+    assert posts[1].skip_reason is None and posts[1].retry_at is None
+    assert posts[2].skip_reason == "deleted or removed from Lemmy before its images could be fetched"
+    assert posts[2].retry_at is None
+    assert {"id": "1"} in [query for _t, query in fake_lemmy.requests]  # asked by its id on its instance

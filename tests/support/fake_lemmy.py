@@ -33,6 +33,7 @@ class FakeLemmy:
         self.retry_after_s = retry_after_s
         self.communities: dict[str, list[dict[str, Any]]] = {}
         self.images: dict[str, bytes] = {}
+        self.unavailable: set[str] = set()  # image names answered 503 until removed from here
         self.failures: deque[int] = deque()  # statuses of the next post list answers
         self.requests: list[tuple[float, dict[str, str]]] = []  # (when, query) of each post list request
         self._loopback = LoopbackServer("fake Lemmy")
@@ -109,15 +110,32 @@ class FakeLemmy:
             body["next_page"] = f"P{page[-1]['post']['id']}"
         return JSONResponse(body)
 
+    async def _post(self, request: Request) -> Response:
+        """`GET /api/v3/post?id=N`: one post, as `GetPostResponse` (`post_view` and the rest)."""
+        self.requests.append((time.monotonic(), dict(request.query_params)))
+        wanted = int(request.query_params.get("id", "0"))
+        for views in self.communities.values():
+            for view in views:
+                if view["post"]["id"] == wanted:
+                    return JSONResponse({"post_view": view, "community_view": {}, "moderators": [], "cross_posts": []})
+        return JSONResponse({"error": "couldnt_find_post"}, 404)
+
+    def remove_post(self, n: int) -> None:
+        for community, views in self.communities.items():
+            self.communities[community] = [v for v in views if v["post"]["id"] != n]
+
     async def _image(self, request: Request) -> Response:
         name = request.path_params["name"]
+        if name in self.unavailable:
+            return Response("<html>upstream overloaded</html>", 503, media_type="text/html")
         if name not in self.images:
             return Response("not found", 404)
         return Response(self.images[name], 200, media_type="image/jpeg")
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self) -> FakeLemmy:
-        routes = [Route("/api/v3/post/list", self._post_list), Route("/pictrs/image/{name}", self._image)]
+        routes = [Route("/api/v3/post/list", self._post_list), Route("/api/v3/post", self._post),
+                  Route("/pictrs/image/{name}", self._image)]  # fmt: skip
         self._loopback.serve(Starlette(routes=routes))
         return self
 

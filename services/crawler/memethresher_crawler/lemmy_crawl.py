@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,8 +19,8 @@ from memethresher_shared.sources import parse_lemmy_target
 from memethresher_shared.store import ImageStore
 
 from memethresher_crawler.fetch import AddressPolicy, Downloader, TransportFactory, http_client, retry_after
-from memethresher_crawler.lemmy import lemmy_sort, parse_post_list
-from memethresher_crawler.listing_crawl import ListingCrawl
+from memethresher_crawler.lemmy import lemmy_sort, parse_post_list, parse_post_view
+from memethresher_crawler.listing_crawl import ListingCrawl, due_for_retry
 from memethresher_crawler.posts import PostInfo
 from memethresher_crawler.ratelimit import SharedBudget
 from memethresher_crawler.reddit import Listing, mean_post_gap_s
@@ -31,6 +32,17 @@ from memethresher_crawler.transport import async_transport
 log = logging.getLogger(__name__)
 
 POST_LIST = "/api/v3/post/list"
+POST = "/api/v3/post"
+GONE = "deleted or removed from Lemmy before its images could be fetched"
+_AP_ID = re.compile(r"^https?://([^/]+)/post/(\d+)$")  # a Lemmy post's id on its home instance
+
+
+class LemmyRefused(ListingError):
+    """The instance answered a 4xx; `error` is Lemmy's own word for it (`couldnt_find_post`, ...)."""
+
+    def __init__(self, message: str, error: str | None) -> None:
+        super().__init__(message)
+        self.error = error
 
 
 def lemmy_base_url(instance: str, settings: CrawlerSettings) -> str:
@@ -50,21 +62,28 @@ class LemmyAPI:
 
     async def posts(self, params: dict[str, Any]) -> Any:
         """The JSON body of one page of posts; raises ListingError once retries are spent."""
+        return await self.get(POST_LIST, params)
+
+    async def post(self, post_id: int) -> Any:
+        """One post (`{"post_view": ...}`) by its id on this instance."""
+        return await self.get(POST, {"id": post_id})
+
+    async def get(self, path: str, params: dict[str, Any]) -> Any:
         problem = ""
         for attempt in range(self.settings.max_retries + 1):
             await self.budget.acquire()
             self.requests += 1
-            wait, problem = await self._attempt(params, attempt)
+            wait, problem = await self._attempt(path, params, attempt)
             if not problem:
                 return wait  # the body, on success
             log.warning("lemmy %s: %s (attempt %d)", self.base_url, problem, attempt + 1)
             await asyncio.sleep(float(wait))
-        raise ListingError(f"{self.base_url}{POST_LIST} failed after {self.settings.max_retries + 1} tries: {problem}")
+        raise ListingError(f"{self.base_url}{path} failed after {self.settings.max_retries + 1} tries: {problem}")
 
-    async def _attempt(self, params: dict[str, Any], attempt: int) -> tuple[Any, str]:
+    async def _attempt(self, path: str, params: dict[str, Any], attempt: int) -> tuple[Any, str]:
         """(body, "") on success, else (seconds to wait, what went wrong)."""
         try:
-            response = await self.http.get(self.base_url + POST_LIST, params=params)
+            response = await self.http.get(self.base_url + path, params=params)
         except httpx.HTTPError as error:
             return backoff_s(attempt, self.settings), f"{type(error).__name__}: {error}"
         if response.status_code == 429 or response.status_code >= 500:
@@ -74,20 +93,22 @@ class LemmyAPI:
                 self.budget.pause(wait)  # every worker waits for this instance, not only this one
             return wait, f"HTTP {response.status_code}"
         if response.status_code != 200:
-            raise ListingError(f"{self.base_url} refused the post list: HTTP {response.status_code}{_said(response)}")
+            said = _said(response)
+            message = f"{self.base_url} refused {path}: HTTP {response.status_code}" + (f" ({said})" if said else "")
+            raise LemmyRefused(message, said)
         try:
             return response.json(), ""
         except (json.JSONDecodeError, UnicodeDecodeError):
             return backoff_s(attempt, self.settings), "truncated or invalid JSON"
 
 
-def _said(response: httpx.Response) -> str:
+def _said(response: httpx.Response) -> str | None:
     """Lemmy's own word for a refusal (`couldnt_find_community`, ...), if it gave one."""
     try:
         error = response.json().get("error")
     except (ValueError, AttributeError):
-        return ""
-    return f" ({error})" if isinstance(error, str) else ""
+        return None
+    return error if isinstance(error, str) else None
 
 
 def crawl_lemmy(
@@ -125,9 +146,11 @@ class LemmyCrawl(ListingCrawl):
                 self.downloader = d
                 api = LemmyAPI(http, self.settings, self.redis, self.target.instance)
                 try:
+                    # Posts due from earlier crawls first: one failing now waits for its first retry.
+                    await self._retry_failed(http)
                     await self._pages(lambda cursor: self._page(api, cursor), seen)
                 finally:
-                    self.result.listing_requests = api.requests
+                    self.result.listing_requests += api.requests
         self.result.mean_post_gap_s = mean_post_gap_s(seen)
         return self.result
 
@@ -139,3 +162,27 @@ class LemmyCrawl(ListingCrawl):
         if cursor:
             params["page_cursor"] = cursor
         return parse_post_list(await api.posts(params), self.rules)
+
+    async def _retry_failed(self, http: httpx.AsyncClient) -> None:
+        """Fetch the due posts whose images failed for passing reasons again, each from its home instance."""
+        due = await self._in_db_thread(due_for_retry, self.source.id, self.settings.failed_post_retry_batch)
+        if not due:
+            return
+        self.heartbeat()
+        apis: dict[str, LemmyAPI] = {}
+        found: dict[str, PostInfo | None] = {}
+        for key in due:
+            home = _AP_ID.match(key)
+            if home is None:
+                found[key] = None  # not a Lemmy post id: nothing to ask for
+                continue
+            api = apis.setdefault(home.group(1), LemmyAPI(http, self.settings, self.redis, home.group(1)))
+            try:
+                found[key] = parse_post_view((await api.post(int(home.group(2))))["post_view"], self.rules)
+            except LemmyRefused as refused:  # gone from its instance, or refused: either way not there now
+                log.info("lemmy post %s not fetched again: %s", key, refused)
+                found[key] = None
+            except (ListingError, KeyError, TypeError) as error:  # stays due: the next crawl asks again
+                log.warning("could not fetch lemmy post %s again: %s", key, error)
+        self.result.listing_requests += sum(api.requests for api in apis.values())
+        await self._record_retries(due, found, GONE)

@@ -16,7 +16,14 @@ from memethresher_shared.store import ImageStore
 
 from memethresher_crawler.fetch import Downloader, FetchError, TransportFactory
 from memethresher_crawler.images import CheckedImage, ImageRejected, check_image
-from memethresher_crawler.ingest import Taken, known_posts, record_page, save_listing_gaps
+from memethresher_crawler.ingest import (
+    Taken,
+    known_posts,
+    posts_to_retry,
+    record_page,
+    record_retries,
+    save_listing_gaps,
+)
 from memethresher_crawler.posts import MediaItem, PostInfo, TakeRules, next_retry_at
 from memethresher_crawler.reddit import Listing
 from memethresher_crawler.results import CrawlResult, EmbedBatcher
@@ -40,6 +47,12 @@ def take_rules(source: Source, settings: CrawlerSettings) -> TakeRules:
     """What this source's crawl takes: the crawler's settings, with the source's own choice of link previews."""
     previews = source.options.get("take_link_previews", settings.take_link_previews)
     return TakeRules(settings.skip_spoilers, bool(previews), settings.max_image_pixels)
+
+
+def due_for_retry(source_id: int, limit: int) -> dict[str, int]:
+    """{post key: retries so far} of the source's posts due for another try."""
+    with session_scope() as session:
+        return posts_to_retry(session, source_id, utcnow(), limit)
 
 
 def _known(keys: list[str]) -> dict[str, int]:
@@ -148,6 +161,15 @@ class ListingCrawl:
         self.gaps = ([cut] if cut else []) + gaps
         self._position = cut
         return self.gaps[:MAX_GAPS]
+
+    async def _record_retries(self, due: dict[str, int], found: dict[str, PostInfo | None], gone: str) -> None:
+        """Take the images of the due posts fetched again (`found`; None: no longer there, recorded as `gone`)
+        and record the outcome; a due post not in `found` could not be asked for and stays due."""
+        items = await asyncio.gather(*(self._post_images(post) for post in found.values() if post is not None))
+        missing = [Taken(PostInfo(key=key), reason=gone) for key, post in found.items() if post is None]
+        now, wait, most = utcnow(), self.settings.failed_post_retry_s, self.settings.failed_post_retries
+        retry_at = {key: next_retry_at(now, done + 1, wait, most) for key, done in due.items() if key in found}
+        await self._in_db_thread(record_retries, self.store, [*items, *missing], retry_at, self.result, self.embed)
 
     async def _post_images(self, post: PostInfo) -> Taken:
         """The checked images of a post, or the reason none could be taken."""

@@ -11,15 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
-from memethresher_shared.db import session_scope
-from memethresher_shared.models import Source, utcnow
+from memethresher_shared.models import Source
 from memethresher_shared.sources import TIMED_SORTS, RedditTarget, parse_reddit_target
 from memethresher_shared.store import ImageStore
 
 from memethresher_crawler.fetch import AddressPolicy, Downloader, TransportFactory, http_client
-from memethresher_crawler.ingest import Taken, posts_to_retry, record_retries
-from memethresher_crawler.listing_crawl import ListingCrawl
-from memethresher_crawler.posts import PostInfo, next_retry_at
+from memethresher_crawler.listing_crawl import ListingCrawl, due_for_retry
+from memethresher_crawler.posts import PostInfo
 from memethresher_crawler.reddit import Listing, mean_post_gap_s, parse_listing
 from memethresher_crawler.reddit_api import ListingError, RedditAPI, RedditRefused
 from memethresher_crawler.results import CrawlResult, EmbedBatcher
@@ -29,11 +27,6 @@ from memethresher_crawler.transport import async_transport
 log = logging.getLogger(__name__)
 
 GONE = "deleted or removed from Reddit before its images could be fetched"
-
-
-def _due_for_retry(source_id: int, limit: int) -> dict[str, int]:
-    with session_scope() as session:
-        return posts_to_retry(session, source_id, utcnow(), limit)
 
 
 def listing_params(source: Source, target: RedditTarget, page_size: int, after: str | None) -> dict[str, Any]:
@@ -105,7 +98,7 @@ class RedditCrawl(ListingCrawl):
 
     async def _retry_failed(self, api: RedditAPI) -> None:
         """Fetch the due posts whose images failed for passing reasons again, by id, and record the outcome."""
-        due = await self._in_db_thread(_due_for_retry, self.source.id, self.settings.failed_post_retry_batch)
+        due = await self._in_db_thread(due_for_retry, self.source.id, self.settings.failed_post_retry_batch)
         if not due:
             return
         self.heartbeat()
@@ -115,8 +108,4 @@ class RedditCrawl(ListingCrawl):
         except (ListingError, ValueError) as error:  # they stay due: the next crawl asks again
             log.warning("could not fetch %d posts again by id: %s", len(due), error)
             return
-        items = await asyncio.gather(*(self._post_images(found[key]) for key in due if key in found))
-        gone = [Taken(PostInfo(key=key), reason=GONE) for key in due if key not in found]
-        now, wait, most = utcnow(), self.settings.failed_post_retry_s, self.settings.failed_post_retries
-        retry_at = {key: next_retry_at(now, done + 1, wait, most) for key, done in due.items()}
-        await self._in_db_thread(record_retries, self.store, [*items, *gone], retry_at, self.result, self.embed)
+        await self._record_retries(due, {key: found.get(key) for key in due}, GONE)
