@@ -5,7 +5,6 @@ shared by every worker, with backoff on 429 and 5xx and Lemmy's Retry-After hono
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -18,13 +17,13 @@ from memethresher_shared.models import Source
 from memethresher_shared.sources import parse_lemmy_target
 from memethresher_shared.store import ImageStore
 
-from memethresher_crawler.fetch import AddressPolicy, Downloader, TransportFactory, http_client, retry_after
+from memethresher_crawler.fetch import AddressPolicy, Downloader, TransportFactory, http_client
+from memethresher_crawler.json_api import APIRefused, PoliteAPI
 from memethresher_crawler.lemmy import lemmy_sort, parse_post_list, parse_post_view
 from memethresher_crawler.listing_crawl import ListingCrawl, due_for_retry
 from memethresher_crawler.posts import PostInfo
-from memethresher_crawler.ratelimit import SharedBudget
 from memethresher_crawler.reddit import Listing, mean_post_gap_s
-from memethresher_crawler.reddit_api import ListingError, backoff_s
+from memethresher_crawler.reddit_api import ListingError
 from memethresher_crawler.results import CrawlResult, EmbedBatcher
 from memethresher_crawler.settings import CrawlerSettings
 from memethresher_crawler.transport import async_transport
@@ -37,28 +36,16 @@ GONE = "deleted or removed from Lemmy before its images could be fetched"
 _AP_ID = re.compile(r"^https?://([^/]+)/post/(\d+)$")  # a Lemmy post's id on its home instance
 
 
-class LemmyRefused(ListingError):
-    """The instance answered a 4xx; `error` is Lemmy's own word for it (`couldnt_find_post`, ...)."""
-
-    def __init__(self, message: str, error: str | None) -> None:
-        super().__init__(message)
-        self.error = error
-
-
 def lemmy_base_url(instance: str, settings: CrawlerSettings) -> str:
     return settings.lemmy_base_urls.get(instance, f"https://{instance}").rstrip("/")
 
 
-class LemmyAPI:
-    """Post list requests to one instance for one crawl, within that instance's shared budget."""
+class LemmyAPI(PoliteAPI):
+    """Requests to one instance for one crawl, within that instance's shared budget."""
 
     def __init__(self, http: httpx.AsyncClient, settings: CrawlerSettings, client: redis.Redis, instance: str) -> None:
-        self.http = http
-        self.settings = settings
-        self.base_url = lemmy_base_url(instance, settings)
-        window = settings.reddit_budget_window_s  # one window for every budget: only tests shorten it
-        self.budget = SharedBudget(client, settings.lemmy_requests_per_minute, window, name=f"lemmy:{instance}")
-        self.requests = 0
+        base_url = lemmy_base_url(instance, settings)
+        super().__init__(http, settings, client, base_url, f"lemmy:{instance}", settings.lemmy_requests_per_minute)
 
     async def posts(self, params: dict[str, Any]) -> Any:
         """The JSON body of one page of posts; raises ListingError once retries are spent."""
@@ -67,48 +54,6 @@ class LemmyAPI:
     async def post(self, post_id: int) -> Any:
         """One post (`{"post_view": ...}`) by its id on this instance."""
         return await self.get(POST, {"id": post_id})
-
-    async def get(self, path: str, params: dict[str, Any]) -> Any:
-        problem = ""
-        for attempt in range(self.settings.max_retries + 1):
-            await self.budget.acquire()
-            self.requests += 1
-            wait, problem = await self._attempt(path, params, attempt)
-            if not problem:
-                return wait  # the body, on success
-            log.warning("lemmy %s: %s (attempt %d)", self.base_url, problem, attempt + 1)
-            await asyncio.sleep(float(wait))
-        raise ListingError(f"{self.base_url}{path} failed after {self.settings.max_retries + 1} tries: {problem}")
-
-    async def _attempt(self, path: str, params: dict[str, Any], attempt: int) -> tuple[Any, str]:
-        """(body, "") on success, else (seconds to wait, what went wrong)."""
-        try:
-            response = await self.http.get(self.base_url + path, params=params)
-        except httpx.HTTPError as error:
-            return backoff_s(attempt, self.settings), f"{type(error).__name__}: {error}"
-        if response.status_code == 429 or response.status_code >= 500:
-            wait = retry_after(response.headers)
-            wait = min(backoff_s(attempt, self.settings) if wait is None else wait, self.settings.backoff_max_s)
-            if response.status_code == 429:
-                self.budget.pause(wait)  # every worker waits for this instance, not only this one
-            return wait, f"HTTP {response.status_code}"
-        if response.status_code != 200:
-            said = _said(response)
-            message = f"{self.base_url} refused {path}: HTTP {response.status_code}" + (f" ({said})" if said else "")
-            raise LemmyRefused(message, said)
-        try:
-            return response.json(), ""
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return backoff_s(attempt, self.settings), "truncated or invalid JSON"
-
-
-def _said(response: httpx.Response) -> str | None:
-    """Lemmy's own word for a refusal (`couldnt_find_community`, ...), if it gave one."""
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        return None
-    return error if isinstance(error, str) else None
 
 
 def crawl_lemmy(
@@ -179,7 +124,7 @@ class LemmyCrawl(ListingCrawl):
             api = apis.setdefault(home.group(1), LemmyAPI(http, self.settings, self.redis, home.group(1)))
             try:
                 found[key] = parse_post_view((await api.post(int(home.group(2))))["post_view"], self.rules)
-            except LemmyRefused as refused:  # gone from its instance, or refused: either way not there now
+            except APIRefused as refused:  # gone from its instance, or refused: either way not there now
                 log.info("lemmy post %s not fetched again: %s", key, refused)
                 found[key] = None
             except (ListingError, KeyError, TypeError) as error:  # stays due: the next crawl asks again
