@@ -7,10 +7,16 @@ The crawl runs as deployed: the crawler's Celery worker (prefork, one process pe
 crawl tasks of both subreddits at once, sharing the Redis rate budget. `--workers 1` gives it one
 process; `--workers 0` crawls in this process, one subreddit after the other.
 
-    python benchmarks/bench_crawl.py [--quick] [--workers N] [--latency-ms MS]
+`--access` picks the door to the fake Reddit: `oauth` (an app's token, the default), `session` (a
+logged-in cookie to www's JSON, within its default budget of 10 listing requests a minute: 800 posts,
+so the 8 pages and 2 warm-ups fit in one minute), or `feed` (Atom feeds, one feed request per window
+per host; the window is shortened to FEED_WINDOW_S on both sides so the run takes seconds, and the
+figure that matters is the feed requests over that budget, which must be 0).
+
+    python benchmarks/bench_crawl.py [--quick] [--workers N] [--latency-ms MS] [--access MODE]
 
 Writes benchmarks/results/crawl.json (crawl_latency<N>ms.json with another --latency-ms,
-crawl_workers<N>.json with another --workers).
+crawl_workers<N>.json with another --workers, crawl_<mode>.json with another --access).
 """
 
 from __future__ import annotations
@@ -31,40 +37,54 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 DEFAULT_LATENCY_MS = 5.0
-BUDGET_PER_MINUTE = 100  # Reddit's OAuth budget
+BUDGET_PER_MINUTE = {"oauth": 100, "session": 10, "feed": 1}  # the crawler's default budgets
 WARMUP_SOURCES = 2  # as many as tests/support/bench_reddit.py serves
+SESSION_POSTS = 800  # 8 pages + 2 warm-ups: the session budget's 10 requests of one minute
+FEED_WINDOW_S = 5.0  # the feed budget's window in the feed run (Reddit's is a minute)
+FEED_POSTS_PER_SOURCE = 100  # a feed crawl reads one page of 100 entries
+FEED_SOURCES = 6
+SESSION_COOKIE = "reddit_session=fake-session-cookie-8f2c"  # what tests/support/reddit_doors.py accepts
 
 
-def start_fake(posts: int, latency_ms: float) -> tuple[subprocess.Popen[str], str, str]:
+def start_fake(posts: int, latency_ms: float, access: str) -> tuple[subprocess.Popen[str], list[str]]:
     command = [sys.executable, "-m", "tests.support.bench_reddit", "--posts", str(posts),
                "--latency-ms", str(latency_ms)]  # fmt: skip
+    if access == "feed":
+        command += ["--listing-cap", str(FEED_POSTS_PER_SOURCE), "--feed-window-s", str(FEED_WINDOW_S)]
+    if access == "session":
+        command += ["--listing-cap", str(SESSION_POSTS // 2)]
     process = subprocess.Popen(command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     urls = process.stdout.readline().split()
-    if len(urls) != 2:
+    if len(urls) != 3:
         process.kill()
         raise RuntimeError("the fake Reddit did not start")
-    return process, urls[0], urls[1]
+    return process, urls
 
 
-def configure(root: Path, base_url: str, redis_url: str) -> None:
+def configure(root: Path, www_url: str, oauth_url: str, redis_url: str, access: str) -> None:
     values = {
         "DATA_DIR": str(root),
         "DATABASE_URL": f"sqlite:///{root / 'bench.db'}",
         "BROKER_URL": redis_url,
         "STORAGE": str(root / "images"),
-        "REDDIT_BASE_URL": base_url,
-        "REDDIT_OAUTH_BASE_URL": base_url,
-        "REDDIT_TOKEN_URL": f"{base_url}/api/v1/access_token",
+        "REDDIT_ACCESS": access,
+        "REDDIT_BASE_URL": www_url,
+        "REDDIT_OAUTH_BASE_URL": oauth_url,
+        "REDDIT_TOKEN_URL": f"{www_url}/api/v1/access_token",
         "REDDIT_CLIENT_ID": "fake-client",
         "REDDIT_CLIENT_SECRET": "fake-secret",
+        "REDDIT_COOKIE": SESSION_COOKIE,
+        "REDDIT_USERNAME": "bench",
         "ALLOWED_PRIVATE_NETWORKS": '["127.0.0.1/32"]',
     }
+    if access == "feed":
+        values["REDDIT_BUDGET_WINDOW_S"] = str(FEED_WINDOW_S)
     for key, value in values.items():
         os.environ[f"MEMETHRESHER_{key}"] = value
 
 
-def add_sources(posts: int) -> tuple[list[int], list[int]]:
+def add_sources(posts: int, per_source: int = 1000) -> tuple[list[int], list[int]]:
     """The warm-up sources (one per crawler process) and the measured ones."""
     from memethresher_shared.db import session_scope
     from memethresher_shared.sources import add_source
@@ -72,7 +92,8 @@ def add_sources(posts: int) -> tuple[list[int], list[int]]:
     with session_scope() as session:
         warmup = [add_source(session, "reddit", f"r/warmup{n}").id for n in range(WARMUP_SOURCES)]
         # Reddit lists at most 1,000 posts, so the fake spreads them over bench0, bench1, ...
-        sources = [add_source(session, "reddit", f"r/bench{n}").id for n in range((posts + 999) // 1000)]
+        count = (posts + per_source - 1) // per_source
+        sources = [add_source(session, "reddit", f"r/bench{n}").id for n in range(count)]
     return warmup, sources
 
 
@@ -84,11 +105,11 @@ def summarise(results: list[dict], seconds: float, cpu_s: float) -> dict:
     return total
 
 
-def run_crawl_in_process(posts: int) -> dict:
+def run_crawl_in_process(posts: int, per_source: int) -> dict:
     """The crawl in this process, one source after another (`--workers 0`)."""
     from memethresher_crawler.crawl import crawl_source
 
-    warmup, sources = add_sources(posts)
+    warmup, sources = add_sources(posts, per_source)
     crawl_source(warmup[0])  # imports, connections, the first page of a worker's life: not timed
     started, cpu_started = time.perf_counter(), time.process_time()
     results = [crawl_source(source_id) for source_id in sources]
@@ -135,9 +156,9 @@ def peak_rss_mb(processes: list[psutil.Process]) -> float:
     return total_kb / 1024
 
 
-def run_crawl_in_workers(root: Path, posts: int, concurrency: int) -> dict:
+def run_crawl_in_workers(root: Path, posts: int, concurrency: int, per_source: int) -> dict:
     """The crawl through a real crawler worker: every source enqueued at once, `concurrency` processes."""
-    warmup, sources = add_sources(posts)
+    warmup, sources = add_sources(posts, per_source)
     worker = start_worker(root, concurrency)
     try:
         # The first crawl of each process (imports, connections, TLS setup) is not timed.
@@ -177,8 +198,13 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=DEFAULT_LATENCY_MS, help="per request, injected")
     parser.add_argument("--workers", type=int, default=2, choices=range(WARMUP_SOURCES + 1),
                         help="crawler processes (prefork concurrency); 0: crawl in this process")  # fmt: skip
+    parser.add_argument("--access", choices=("oauth", "session", "feed"), default="oauth",
+                        help="the door to the fake Reddit (see above)")  # fmt: skip
     args = parser.parse_args()
-    posts = args.posts or (300 if args.quick else 2000)
+    full = {"oauth": 2000, "session": SESSION_POSTS, "feed": FEED_SOURCES * FEED_POSTS_PER_SOURCE}[args.access]
+    posts = args.posts or (300 if args.quick else full)
+    # Two sources or more, one per crawler process: a session's 800 posts are two subreddits of 400.
+    per_source = {"oauth": 1000, "session": SESSION_POSTS // 2, "feed": FEED_POSTS_PER_SOURCE}[args.access]
     sys.path.insert(0, str(REPO))
 
     from memethresher_crawler.settings import get_crawler_settings
@@ -186,24 +212,25 @@ def main() -> None:
     from memethresher_shared.embedded_redis import EmbeddedRedis
     from memethresher_shared.migrate import upgrade
 
-    fake, base_url, image_url = start_fake(posts, args.latency_ms)
+    fake, (base_url, oauth_url, image_url) = start_fake(posts, args.latency_ms, args.access)
     with tempfile.TemporaryDirectory(prefix="bench-crawl-") as tmp:
         root = Path(tmp)
         redis_server = EmbeddedRedis(root / "redis", persist=False)
         try:
-            configure(root, base_url, redis_server.start())
+            configure(root, base_url, oauth_url, redis_server.start(), args.access)
             reset_caches()
             get_crawler_settings.cache_clear()
             upgrade(os.environ["MEMETHRESHER_DATABASE_URL"])
             # The stand-in's CPU competes with the crawler's on this machine; the warm-up is in it too.
             fake_cpu_started = cpu_seconds([psutil.Process(fake.pid)])
             if args.workers:
-                result = run_crawl_in_workers(root, posts, args.workers)
+                result = run_crawl_in_workers(root, posts, args.workers, per_source)
             else:
-                result = run_crawl_in_process(posts)
+                result = run_crawl_in_process(posts, per_source)
             fake_cpu_s = cpu_seconds([psutil.Process(fake.pid)]) - fake_cpu_started
             baseline = run_baseline(image_url, posts)
-            stats = httpx.get(f"{base_url}/_fake/stats", params={"per_minute": BUDGET_PER_MINUTE}).json()
+            per_minute = BUDGET_PER_MINUTE[args.access]
+            stats = httpx.get(f"{base_url}/_fake/stats", params={"per_minute": per_minute}).json()
         finally:
             redis_server.stop()
             fake.stdin.close()  # type: ignore[union-attr]
@@ -213,6 +240,7 @@ def main() -> None:
     seconds = result["seconds"]
     images_per_s = result["images_new"] / seconds
     figures = {
+        "access": args.access,
         "posts": posts,
         "latency_ms": args.latency_ms,
         "seconds": round(seconds, 2),
@@ -226,19 +254,27 @@ def main() -> None:
         "peak_rss_mb_each": result.get("peak_rss_mb_each", []),
         "listing_requests": stats["listing_requests"],
         "requests_over_budget": stats["requests_over_budget"],
+        "budget_per_minute": per_minute,
+        "feed_requests": stats["feed_requests"],
+        "feed_requests_over_budget": stats["feed_requests_over_budget"],
+        "feed_429s": stats["feeds_refused"],
         "embed_batches": result["embed_batches"],
         "machine": os.environ.get("BENCH_MACHINE", f"{os.cpu_count()}-core CPU"),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
     suffix = "" if args.latency_ms == DEFAULT_LATENCY_MS else f"_latency{args.latency_ms:g}ms"
     suffix += "" if args.workers == 2 else f"_workers{args.workers}"
+    suffix += "" if args.access == "oauth" else f"_{args.access}"
     path = RESULTS / f"crawl{suffix}.json"
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(figures, indent=2) + "\n")
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value}")
-    print(f"target: images_per_s >= 400, peak_rss_mb < 400, requests_over_budget == 0  -> {path}")
+    if args.access == "feed":
+        print(f"target: feed_requests_over_budget == 0, feed_429s == 0 (a {FEED_WINDOW_S:g} s window)  -> {path}")
+    else:
+        print(f"target: images_per_s >= 400, peak_rss_mb < 400, requests_over_budget == 0  -> {path}")
 
 
 if __name__ == "__main__":

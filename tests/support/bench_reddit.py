@@ -1,5 +1,6 @@
 """The fake Reddit as the crawl benchmark serves it: ~100 KB photographs on a lean image server,
-listings from FakeReddit. Run as `python -m tests.support.bench_reddit`; it prints both base URLs."""
+listings from FakeReddit. Run as `python -m tests.support.bench_reddit`; it prints Reddit's www and OAuth
+base URLs and the images' base URL."""
 
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=2000)
     parser.add_argument("--image-kb", type=int, default=100)
     parser.add_argument("--latency-ms", type=float, default=5.0)
+    parser.add_argument("--listing-cap", type=int, default=LISTING_CAP, help="posts per subreddit")
+    parser.add_argument("--feed-window-s", type=float, default=60.0, help="one feed per client in this window")
     args = parser.parse_args()
     from tests.support.lean_images import LeanImageServer
 
@@ -68,10 +71,11 @@ def main() -> None:
     warmup = benchmark_images(40, args.image_kb, prefix="w")  # a first, untimed crawl per crawler process
     image_server = LeanImageServer({**images, **warmup}, args.latency_ms / 1000).start()
     fake = FakeReddit()
+    fake.doors.feed_window_s = args.feed_window_s
     names = list(images)
     # Reddit serves at most 1,000 posts of a listing, so the posts are spread over subreddits.
-    for number, start in enumerate(range(0, len(names), LISTING_CAP)):
-        chunk = names[start : start + LISTING_CAP]
+    for number, start in enumerate(range(0, len(names), args.listing_cap)):
+        chunk = names[start : start + args.listing_cap]
         fill_for_benchmark(fake, image_server.base_url, chunk, f"bench{number}", first=start)
     warmup_names = list(warmup)
     for number in range(WARMUP_SOURCES):
@@ -79,7 +83,7 @@ def main() -> None:
         fill_for_benchmark(fake, image_server.base_url, chunk, f"warmup{number}", first=10**6 + 100 * number)
     fake.listing_latency_s = args.latency_ms / 1000
     with fake:
-        print(fake.base_url, image_server.base_url, flush=True)
+        print(fake.base_url, fake.oauth_url, image_server.base_url, flush=True)
         sys.stdin.read()
     image_server.stop()
 

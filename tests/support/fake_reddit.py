@@ -108,10 +108,12 @@ class FakeReddit:
         assert mode in LISTING_MODES, mode
         self.failures.extend([mode] * count)
 
-    def requests_over_budget(self, per_minute: int, window_s: float = 60.0, slack_s: float = 0.0) -> int:
-        """Listing requests that arrived when `per_minute` had already come in the last window
-        (less `slack_s`, for the time a request spends between the budget and our socket)."""
-        times, over = sorted(self.listing_times), 0
+    def requests_over_budget(
+        self, per_minute: int, window_s: float = 60.0, slack_s: float = 0.0, times: list[float] | None = None
+    ) -> int:
+        """Listing requests (or `times`, e.g. the feeds served) that arrived when `per_minute` had already
+        come in the last window (less `slack_s`, for the time a request spends between the budget and us)."""
+        times, over = sorted(self.listing_times if times is None else times), 0
         for i, moment in enumerate(times):
             earlier = sum(1 for t in times[:i] if moment - t < window_s - slack_s)
             over += earlier >= per_minute
@@ -274,7 +276,11 @@ class FakeReddit:
 
     async def _stats(self, request: Request) -> Response:
         per_minute = int(request.query_params.get("per_minute", "100"))
-        return JSONResponse({**self.stats(), "requests_over_budget": self.requests_over_budget(per_minute)})
+        feeds = self.doors.feed_times
+        feed_over = self.requests_over_budget(1, self.doors.feed_window_s, times=feeds)
+        return JSONResponse({**self.stats(), "requests_over_budget": self.requests_over_budget(per_minute),
+                             "feed_requests": len(feeds), "feeds_refused": self.doors.feeds_refused,
+                             "feed_requests_over_budget": feed_over})  # fmt: skip
 
     async def _redirect(self, request: Request) -> Response:
         return RedirectResponse(f"/img/{request.path_params['name']}", 301)

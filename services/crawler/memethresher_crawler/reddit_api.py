@@ -32,6 +32,8 @@ __all__ = ["ListingError", "RedditAPI", "RedditRefused", "backoff_s", "budget_na
 
 log = logging.getLogger(__name__)
 
+FEED_WINDOW_MARGIN = 1.05
+
 
 def backoff_s(attempt: int, settings: CrawlerSettings) -> float:
     """Exponential backoff with full jitter: uniform(0, base * 2**attempt), capped."""
@@ -59,6 +61,8 @@ class RedditAPI:
         self.refused: Refusal | None = not_configured(self.mode, missing) if missing else None
         per_minute = settings.budget_per_minute(self.mode)
         window = settings.reddit_budget_window_s
+        if self.mode == "feed":  # at one a minute, a request a few ms early is a 429: keep some room
+            window *= FEED_WINDOW_MARGIN
         self.budget = SharedBudget(client, per_minute, window, budget_name(self.mode, settings))
         base = settings.reddit_oauth_base_url if self.mode == "oauth" else settings.reddit_base_url
         self.base_url = base.rstrip("/")
