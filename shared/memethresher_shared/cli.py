@@ -42,6 +42,87 @@ def samples(folder: Path, count: int) -> None:
     click.echo(f"{len(paths)} sample memes in {folder}")
 
 
+@main.command("export")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--images/--no-images", default=True, show_default=True, help="Copy the image files too.")
+def export_command(folder: Path, images: bool) -> None:
+    """Write ratings, labels, curation decisions, sources, memes and model versions into FOLDER
+    (JSON lines keyed by image sha256, with vectors, images and model folders; see docs/export-format.md)."""
+    from memethresher_shared.portable.export import export_all
+    from memethresher_shared.store import get_store
+
+    try:
+        with db.session_scope() as session:
+            counts = export_all(session, get_store(), folder, with_images=images)
+    except FileExistsError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"exported to {folder}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+
+
+@main.command("import")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def import_command(folder: Path) -> None:
+    """Add what the export in FOLDER holds and this database lacks; a second import adds nothing.
+    Ratings and labels on images not here yet wait as pending until those images arrive."""
+    from memethresher_shared.portable.importing import NotAnExport, import_all
+    from memethresher_shared.store import get_store
+
+    try:
+        with db.session_scope() as session:
+            report = import_all(session.connection(), get_store(), folder, get_settings().all_axes)
+    except NotAnExport as error:
+        raise click.ClickException(str(error)) from None
+    for line in report.lines():
+        click.echo(line)
+
+
+@main.command("backup")
+@click.option("--to", "root", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of backups [default: MEMETHRESHER_BACKUP_DIR].")  # fmt: skip
+@click.option("--keep", type=click.IntRange(min=1), help="Backups to keep [default: MEMETHRESHER_BACKUP_KEEP].")
+@click.option("--images/--no-images", default=True, show_default=True, help="Copy the image store too.")
+@click.option("--every", "every_s", type=click.IntRange(min=60), help="Keep running: one backup every N seconds.")
+def backup_command(root: Path | None, keep: int | None, images: bool, every_s: int | None) -> None:
+    """Snapshot the database, model folders, images and non-secret settings into a timestamped folder."""
+    from memethresher_shared.portable.backup import LEFT_OUT, BackupError, backup
+
+    settings = get_settings()
+    while True:
+        try:
+            folder, removed = backup(settings, root or settings.backup_dir, keep or settings.backup_keep, images)
+        except BackupError as error:
+            if every_s is None:
+                raise click.ClickException(str(error)) from None
+            click.echo(f"error: {error}; trying again in {every_s} s", err=True)  # a scheduled run goes on
+        else:
+            click.echo(f"backup written to {folder} (left out: {LEFT_OUT})")
+            for old in removed:
+                click.echo(f"removed the older backup {old}")
+        if every_s is None:
+            return
+        time.sleep(every_s)
+
+
+@main.command("restore")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the database.")
+def restore_command(folder: Path, yes: bool) -> None:
+    """Replace the database with the backup in FOLDER and put its models and images back in the store.
+    Stop the services first."""
+    from memethresher_shared.migrate import upgrade
+    from memethresher_shared.portable.backup import SETTINGS_FILE, BackupError, restore
+
+    settings = get_settings()
+    if not yes:
+        click.confirm(f"Replace everything in {settings.database_url} with {folder}?", abort=True)
+    try:
+        restore(settings, folder)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    upgrade(settings.database_url)  # a backup of an older version is brought to this one's schema
+    click.echo(f"restored {folder} into {settings.database_url}; its settings are in {folder / SETTINGS_FILE}")
+
+
 @main.command()
 @click.option("--demo", is_flag=True, help="Also create a folder source of sample memes and crawl it.")
 def up(demo: bool) -> None:

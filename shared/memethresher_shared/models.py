@@ -240,3 +240,17 @@ class EvaluationLabel(Base):
     meme_id: Mapped[int] = mapped_column(ForeignKey("memes.id", ondelete="CASCADE"), primary_key=True)
     good: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PendingImport(Base):
+    """An imported rating, label or curation decision whose images are not here yet; applied when they arrive."""
+
+    __tablename__ = "pending_imports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # rating | label | curation
+    # The record's identity in the export format, so importing the same file twice keeps one copy.
+    key: Mapped[str] = mapped_column(String(512), unique=True)
+    sha_a: Mapped[str] = mapped_column(String(64), index=True)
+    sha_b: Mapped[str | None] = mapped_column(String(64), index=True)  # ratings only
+    record: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the line as exported
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

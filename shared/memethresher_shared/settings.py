@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Encoder id "<architecture>:<weights tag>", as in open_clip; see the embedder's registry.
     embedder: str = "efficientnet_lite0:imagenet"
     library_dir: Path = Path("./data/library")
+    # `memethresher backup` writes timestamped folders here and keeps the newest `backup_keep`.
+    backup_dir: Path = Path("./data/backups")
+    backup_keep: int = Field(default=7, ge=1)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     flower_port: int = Field(default=5555, ge=0, le=65535)

@@ -12,6 +12,7 @@ from typing import Any
 
 from memethresher_shared.db import session_scope, upsert_insert
 from memethresher_shared.models import Meme, Post, PostMeme, Source, utcnow
+from memethresher_shared.portable.pending import apply_pending
 from memethresher_shared.store import ImageStore
 from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -94,6 +95,7 @@ def _meme_ids(connection: Connection, store: ImageStore, items: Sequence[Taken])
         })  # fmt: skip
     created = _insert_new_rows(connection, MEMES, rows, "sha256")
     ids.update(created)
+    apply_pending(connection, created)  # imported ratings and labels that waited for these images
     missing = [sha for sha in first if sha not in ids]
     ids.update(_existing_memes(connection, missing))  # inserted by another worker meanwhile
     return ids, set(created)
