@@ -72,10 +72,23 @@ def _meme(path: Path, number: int, item: dict[str, Any], field: str, index: dict
     return index[key]
 
 
-def load_ratings(path: Path, index: dict[str, int], targets: dict[str, float]) -> Pairs:
-    """Lines {"a": id, "b": id, "choice": "a+|a|tie|b|b+"} as soft-target pairs."""
+def _known(item: dict[str, Any], fields: tuple[str, ...], index: dict[str, int]) -> bool:
+    return all(str(item.get(field)) in index for field in fields)
+
+
+def load_ratings(
+    path: Path, index: dict[str, int], targets: dict[str, float], axis: str | None = None, known_only: bool = False
+) -> Pairs:
+    """Lines {"a": id, "b": id, "choice": "a+|a|tie|b|b+"} as soft-target pairs.
+
+    With `axis`, only lines of that axis (a line without one is "overall"); with `known_only`, lines
+    naming a meme the embeddings lack are left out (an export rates memes not embedded yet)."""
     a, b, target = [], [], []
     for number, item in json_lines(path):
+        if axis is not None and item.get("axis", "overall") != axis:
+            continue
+        if known_only and not _known(item, ("a", "b"), index):
+            continue
         ia, ib = _meme(path, number, item, "a", index), _meme(path, number, item, "b", index)
         choice = item.get("choice")
         if choice not in targets:
@@ -88,10 +101,12 @@ def load_ratings(path: Path, index: dict[str, int], targets: dict[str, float]) -
     return Pairs(np.array(a), np.array(b), np.array(target))
 
 
-def load_labels(path: Path, index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+def load_labels(path: Path, index: dict[str, int], known_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Lines {"id": id, "good": true|false} as (meme indices, good)."""
     rows, good = [], []
     for number, item in json_lines(path):
+        if known_only and not _known(item, ("id",), index):
+            continue
         rows.append(_meme(path, number, item, "id", index))
         if not isinstance(item.get("good"), bool):
             raise InputError(f"{path}:{number}: 'good' must be true or false, got {item.get('good')!r}")

@@ -5,20 +5,23 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
+from memethresher_shared.settings import OVERALL
 
 from memethresher_trainer import artifacts
 from memethresher_trainer.acquire import STRATEGIES, propose
 from memethresher_trainer.evaluate import auroc, pairwise_accuracy, precision_at_percentiles
+from memethresher_trainer.export_files import export_files
 from memethresher_trainer.files import InputError, load_embeddings, load_labels, load_ratings
 from memethresher_trainer.model import EnsembleConfig
 from memethresher_trainer.score import WideModel, summarize
-from memethresher_trainer.train import fit
+from memethresher_trainer.train import Pairs, fit
 
 EXISTING = click.Path(exists=True, path_type=Path)
 
@@ -50,24 +53,64 @@ def model_inputs(model_dir: Path, embeddings: Path) -> tuple[EnsembleConfig, Wid
     return config, wide, ids, vectors
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """The files a command reads: given one by one, or taken from an export folder."""
+
+    embeddings: Path
+    ratings: Path | None
+    labels: Path | None
+    from_export: bool  # then only overall ratings, and only on memes with vectors, are used
+
+    def pairs(self, index: dict[str, int], targets: dict[str, float]) -> Pairs:
+        assert self.ratings is not None
+        axis = OVERALL if self.from_export else None
+        return load_ratings(self.ratings, index, targets, axis=axis, known_only=self.from_export)
+
+
+def inputs(export: Path | None, encoder: str | None, embeddings: Path | None, ratings: Path | None = None,
+           labels: Path | None = None, need: tuple[str, ...] = ()) -> Inputs:  # fmt: skip
+    """Files named by options win over those of `--export`; a file a command needs is asked for."""
+    found = export_files(export, encoder) if export is not None else None
+    chosen = Inputs(
+        embeddings or (found.embeddings if found else None),  # type: ignore[arg-type]
+        ratings or (found.ratings if found else None),
+        labels or (found.labels if found else None),
+        found is not None,
+    )
+    for name in ("embeddings", *need):
+        if getattr(chosen, name) is None:
+            raise click.UsageError(f"give --{name} FILE, or --export DIR (a `memethresher export` folder)")
+    return chosen
+
+
+def export_options(command: Callable[..., None]) -> Callable[..., None]:
+    command = click.option("--encoder", help="with --export: whose vectors (when it holds several)")(command)
+    folder = click.Path(exists=True, file_okay=False, path_type=Path)
+    return click.option("--export", type=folder, help="read a `memethresher export` folder's files")(command)
+
+
 @click.group()
 def offline() -> None:
     """Bring your own embeddings: learn a taste from rating files, score, pick pairs, evaluate."""
 
 
 @offline.command()
-@click.option("--embeddings", required=True, type=EXISTING, help=".npz with 'ids' (N) and 'vectors' (N x d)")
-@click.option("--ratings", required=True, type=EXISTING, help='JSON lines {"a": id, "b": id, "choice": "a+"}')
+@click.option("--embeddings", type=EXISTING, help=".npz with 'ids' (N) and 'vectors' (N x d)")
+@click.option("--ratings", type=EXISTING, help='JSON lines {"a": id, "b": id, "choice": "a+"}')
+@export_options
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="model folder")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--members", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--hidden", default=64, show_default=True, type=click.IntRange(min=1))
 @clear_errors
-def train(embeddings: Path, ratings: Path, out: Path, seed: int, members: int, hidden: int) -> None:
+def train(embeddings: Path | None, ratings: Path | None, export: Path | None, encoder: str | None, out: Path,
+          seed: int, members: int, hidden: int) -> None:  # fmt: skip
     """Train an ensemble; OUT gets weights.safetensors, config.json, metrics.json and the wide export."""
-    ids, vectors = load_embeddings(embeddings)
+    files = inputs(export, encoder, embeddings, ratings, need=("ratings",))
+    ids, vectors = load_embeddings(files.embeddings)
     config = EnsembleConfig(dim=vectors.shape[1], members=members, hidden=hidden, seed=seed)
-    pairs = load_ratings(ratings, {k: i for i, k in enumerate(ids)}, config.targets)
+    pairs = files.pairs({k: i for i, k in enumerate(ids)}, config.targets)
     result = fit(vectors, pairs, config, keys=ids)
     metrics = dict(result.metrics, curve=[vars(point) for point in result.curve])
     artifacts.save(result.model, out, metrics)
@@ -78,13 +121,15 @@ def train(embeddings: Path, ratings: Path, out: Path, seed: int, members: int, h
 
 @offline.command()
 @click.option("--model", "model_dir", required=True, type=EXISTING)
-@click.option("--embeddings", required=True, type=EXISTING)
+@click.option("--embeddings", type=EXISTING)
+@export_options
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="CSV id,score,spread")
 @click.option("--summary", type=click.Choice(["mean", "median"]), default="mean", show_default=True)
 @clear_errors
-def score(model_dir: Path, embeddings: Path, out: Path, summary: str) -> None:
+def score(model_dir: Path, embeddings: Path | None, export: Path | None, encoder: str | None, out: Path,
+          summary: str) -> None:  # fmt: skip
     """Score every meme: the ensemble's mean (or median) score and the members' spread."""
-    _, wide, ids, vectors = model_inputs(model_dir, embeddings)
+    _, wide, ids, vectors = model_inputs(model_dir, inputs(export, encoder, embeddings).embeddings)
     centre, spread = summarize(wide.member_scores(vectors)[:, :, 0], summary)
     with out.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -95,8 +140,9 @@ def score(model_dir: Path, embeddings: Path, out: Path, summary: str) -> None:
 
 @offline.command()
 @click.option("--model", "model_dir", required=True, type=EXISTING)
-@click.option("--embeddings", required=True, type=EXISTING)
-@click.option("--ratings", required=True, type=EXISTING, help="rated pairs, never proposed again")
+@click.option("--embeddings", type=EXISTING)
+@click.option("--ratings", type=EXISTING, help="rated pairs, never proposed again")
+@export_options
 @click.option("--n", "n_pairs", required=True, type=click.IntRange(min=1))
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="uncertainty", show_default=True)
 @click.option("--max-per-meme", default=2, show_default=True, type=click.IntRange(min=1))
@@ -105,11 +151,13 @@ def score(model_dir: Path, embeddings: Path, out: Path, summary: str) -> None:
               help="share of the pairs drawn at random (exploration)")  # fmt: skip
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSON lines")
 @clear_errors
-def acquire(model_dir: Path, embeddings: Path, ratings: Path, n_pairs: int, strategy: str,
-            max_per_meme: int, seed: int, random_fraction: float, out: Path) -> None:  # fmt: skip
+def acquire(model_dir: Path, embeddings: Path | None, ratings: Path | None, export: Path | None,
+            encoder: str | None, n_pairs: int, strategy: str, max_per_meme: int, seed: int,
+            random_fraction: float, out: Path) -> None:  # fmt: skip
     """Choose N pairs to rate next; lines {"a", "b", "strategy", "acquisition"}."""
-    config, wide, ids, vectors = model_inputs(model_dir, embeddings)
-    rated = load_ratings(ratings, {k: i for i, k in enumerate(ids)}, config.targets)
+    files = inputs(export, encoder, embeddings, ratings, need=("ratings",))
+    config, wide, ids, vectors = model_inputs(model_dir, files.embeddings)
+    rated = files.pairs({k: i for i, k in enumerate(ids)}, config.targets)
     member = wide.member_scores(vectors)[:, :, 0]
     proposal = propose(member, n_pairs, strategy, exclude=(rated.a, rated.b), max_per_meme=max_per_meme,
                        seed=seed, random_fraction=random_fraction)  # fmt: skip
@@ -122,16 +170,20 @@ def acquire(model_dir: Path, embeddings: Path, ratings: Path, n_pairs: int, stra
 
 @offline.command()
 @click.option("--model", "model_dir", required=True, type=EXISTING)
-@click.option("--embeddings", required=True, type=EXISTING)
-@click.option("--labels", required=True, type=EXISTING, help='JSON lines {"id": id, "good": true}')
+@click.option("--embeddings", type=EXISTING)
+@click.option("--labels", type=EXISTING, help='JSON lines {"id": id, "good": true}')
 @click.option("--ratings", type=EXISTING, help="also report pairwise accuracy on these")
+@export_options
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @clear_errors
-def evaluate(model_dir: Path, embeddings: Path, labels: Path, ratings: Path | None, as_json: bool) -> None:
-    """AUROC of the scores against good/bad labels, precision at score percentiles, pairwise accuracy."""
-    config, wide, ids, vectors = model_inputs(model_dir, embeddings)
+def evaluate(model_dir: Path, embeddings: Path | None, labels: Path | None, ratings: Path | None,
+             export: Path | None, encoder: str | None, as_json: bool) -> None:  # fmt: skip
+    """AUROC of the scores against good/bad labels, precision at score percentiles, pairwise accuracy.
+    With --export, its labels and ratings (pairwise accuracy) are used."""
+    files = inputs(export, encoder, embeddings, ratings, labels, need=("labels",))
+    config, wide, ids, vectors = model_inputs(model_dir, files.embeddings)
     index = {k: i for i, k in enumerate(ids)}
-    rows, good = load_labels(labels, index)
+    rows, good = load_labels(files.labels, index, known_only=files.from_export)  # type: ignore[arg-type]
     scores, _ = summarize(wide.member_scores(vectors)[:, :, 0])
     report: dict[str, Any] = {
         "labels": len(rows),
@@ -139,8 +191,8 @@ def evaluate(model_dir: Path, embeddings: Path, labels: Path, ratings: Path | No
         "auroc": auroc(scores[rows], good),
         "precision": precision_at_percentiles(scores[rows], good),
     }
-    if ratings is not None:
-        rated = load_ratings(ratings, index, config.targets)
+    if files.ratings is not None:
+        rated = files.pairs(index, config.targets)
         report["pairwise_accuracy"] = pairwise_accuracy(scores, rated.a, rated.b, rated.target)
     if as_json:
         print(json.dumps(report, default=float).replace("NaN", "null"))
