@@ -64,7 +64,7 @@ def test_the_schema_check_catches_a_broken_file(compose: dict[str, Any]) -> None
 
 
 def test_every_part_of_the_topology_is_there(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"redis", "postgres", "migrate", *APP_SERVICES}
+    assert set(compose["services"]) == {"redis", "postgres", "migrate", "backup", *APP_SERVICES}
     assert set(compose["volumes"]) >= {"redis", "postgres", "images"}
 
 

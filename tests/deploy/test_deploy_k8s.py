@@ -84,7 +84,7 @@ def test_every_resource_is_valid_kubernetes(overlay: tuple[str, list[dict[str, A
         validate(resource)
     kinds = {r["kind"] for r in rendered}
     assert kinds == {"Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", "StatefulSet", "Service",
-                     "Job", "Deployment", "Ingress", "ScaledObject"}  # fmt: skip
+                     "Job", "CronJob", "Deployment", "Ingress", "ScaledObject"}  # fmt: skip
 
 
 def test_validation_rejects_broken_manifests(overlay: tuple[str, list[dict[str, Any]]]) -> None:
