@@ -94,12 +94,21 @@ class ListingCrawl:
             self._position = start
             await self._walk(fetch, start, seen)
 
-    async def _walk(self, fetch: PageFetcher, start: str | None, seen: list[PostInfo]) -> None:
+    async def walk_archive(self, fetch: PageFetcher, max_pages: int) -> None:
+        """Page through an archive of the listing: every post not recorded yet is taken, whichever source
+        has seen the others, and where it stops is not remembered."""
+        await self._walk(fetch, None, [], max_pages, archive=True)
+
+    async def _walk(
+        self, fetch: PageFetcher, start: str | None, seen: list[PostInfo], max_pages: int | None = None,
+        archive: bool = False,
+    ) -> None:  # fmt: skip
         """Page through the listing from `start`; the next page is fetched while earlier ones download."""
         in_flight: list[asyncio.Task[None]] = []
         next_page = asyncio.create_task(fetch(start))
+        max_pages = max_pages or self.settings.max_listing_pages
         try:
-            for number in range(self.settings.max_listing_pages):
+            for number in range(max_pages):
                 try:
                     listing = await next_page
                 except Exception:
@@ -108,14 +117,14 @@ class ListingCrawl:
                     raise
                 self.heartbeat()
                 seen.extend(listing.posts)
-                new_posts, stop = await self._new_posts(listing)
-                more = bool(listing.after) and not stop and number + 1 < self.settings.max_listing_pages
+                new_posts, stop = await self._new_posts(listing, archive)
+                more = bool(listing.after) and not stop and number + 1 < max_pages
                 if more:
                     next_page = asyncio.create_task(fetch(listing.after))
                 # Cut off here (the page limit) unless the listing ended or met posts seen before.
                 cut = listing.after if listing.after and not stop else None
                 previous = in_flight[-1] if in_flight else None
-                in_flight.append(asyncio.create_task(self._take(new_posts, previous, cut)))
+                in_flight.append(asyncio.create_task(self._take(new_posts, previous, cut, track=not archive)))
                 while len(in_flight) >= self.settings.pages_in_flight or (in_flight and not more):
                     await in_flight.pop(0)
                 if not more:
@@ -125,14 +134,17 @@ class ListingCrawl:
                 task.cancel()
             await asyncio.gather(next_page, *in_flight, return_exceptions=True)
 
-    async def _new_posts(self, listing: Listing) -> tuple[list[PostInfo], bool]:
+    async def _new_posts(self, listing: Listing, archive: bool = False) -> tuple[list[PostInfo], bool]:
         """The posts of a page not recorded yet, and whether the walk stops here. Only posts this source
-        recorded stop it: a post another source took first is passed over, not taken as the end."""
+        recorded stop it: a post another source took first is passed over, not taken as the end. An archive
+        is read to its end: it begins with the posts the live listing showed."""
         self.result.posts_seen += len(listing.posts)
         known = await self._in_db_thread(_known, [p.key for p in listing.posts])
         self.result.posts_known += len(known)
         own = {key for key, source_id in known.items() if source_id == self.source.id}
         posts = list(listing.posts)
+        if archive:
+            return [p for p in posts if p.key not in known], False
         if self.sorted_by_new() and own:
             posts = posts[: next(i for i, p in enumerate(posts) if p.key in own)]
             return [p for p in posts if p.key not in known], True
@@ -142,9 +154,11 @@ class ListingCrawl:
     async def _in_db_thread(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.db, function, *args)
 
-    async def _take(self, posts: list[PostInfo], previous: asyncio.Task[None] | None, cut: str | None) -> None:
+    async def _take(
+        self, posts: list[PostInfo], previous: asyncio.Task[None] | None, cut: str | None, track: bool = True
+    ) -> None:
         """Download every image of `posts` at once, then record the page in one transaction, after the
-        page before it, and where its walk stands: `cut` is the cursor to resume from if the walk ends here."""
+        page before it, and (`track`) where its walk stands: `cut` is the cursor to resume from if it ends here."""
         items = await asyncio.gather(*(self._post_images(post) for post in posts))
         if previous is not None:
             await asyncio.wait([previous])  # its failure is raised where it is awaited, not here
@@ -152,7 +166,7 @@ class ListingCrawl:
                 return  # an unrecorded page above: resuming after this one would leave it out
         first_retry = next_retry_at(utcnow(), 0, self.settings.failed_post_retry_s, self.settings.failed_post_retries)
         await self._in_db_thread(record_page, self.store, self.source.id, items, self.result, self.embed, first_retry)
-        if self.sorted_by_new():
+        if track and self.sorted_by_new():
             await self._in_db_thread(save_listing_gaps, self.source.id, self._moved_to(cut))
 
     def _moved_to(self, cut: str | None) -> list[str]:

@@ -15,6 +15,7 @@ from memethresher_shared.models import Source
 from memethresher_shared.sources import TIMED_SORTS, RedditTarget, parse_reddit_target
 from memethresher_shared.store import ImageStore
 
+from memethresher_crawler.arctic_crawl import backfill, wants_backfill
 from memethresher_crawler.fetch import AddressPolicy, Downloader, TransportFactory, http_client
 from memethresher_crawler.listing_crawl import ListingCrawl, due_for_retry
 from memethresher_crawler.posts import PostInfo
@@ -89,6 +90,9 @@ class RedditCrawl(ListingCrawl):
                 finally:
                     self.result.listing_requests = api.requests
                     self.result.access_mode = api.mode
+                # After the live listing (newest first), and even when Reddit shut its door: the archive is not Reddit.
+                if wants_backfill(self.source, self.target, self.settings):
+                    await backfill(self, self.target, http, self.redis)
         self.result.mean_post_gap_s = mean_post_gap_s(seen)
         return self.result
 

@@ -92,6 +92,13 @@ class CrawlerSettings(Settings):
     lemmy_requests_per_minute: int = Field(default=30, ge=1)
     lemmy_page_size: int = Field(default=50, ge=1, le=50)  # Lemmy answers at most 50 posts a page
 
+    # Archive backfill: a new subreddit source first takes its posts of the last `backfill_days` from the
+    # Arctic Shift archive at this URL (e.g. https://arctic-shift.photon-reddit.com); empty: off.
+    archive_base_url: str = ""
+    backfill_days: int = Field(default=28, ge=1)
+    backfill_max_pages: int = Field(default=20, ge=1)  # of 100 posts, per subreddit
+    archive_requests_per_minute: int = Field(default=30, ge=1)
+
     @model_validator(mode="after")
     def _reddit_user_agent(self) -> CrawlerSettings:
         if not self.user_agent:
