@@ -56,8 +56,8 @@ def parse_post_view(view: Mapping[str, Any], rules: TakeRules = DEFAULT_RULES) -
 
 def _metadata(view: Mapping[str, Any]) -> PostInfo:
     post = view["post"]
-    creator = view.get("creator") if isinstance(view.get("creator"), Mapping) else {}
-    counts = view.get("counts") if isinstance(view.get("counts"), Mapping) else {}
+    creator = _part(view, "creator")
+    counts = _part(view, "counts")
     score = counts.get("score")
     # The post's id where it was made: the same post federated to two instances is one post.
     ap_id = str(post["ap_id"])
@@ -71,6 +71,12 @@ def _metadata(view: Mapping[str, Any]) -> PostInfo:
         created_utc=_published(post.get("published")),
         score=score if isinstance(score, int) else None,
     )
+
+
+def _part(view: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """One object of a PostView (`creator`, `community`, `counts`), empty if it is missing."""
+    part = view.get(name)
+    return part if isinstance(part, Mapping) else {}
 
 
 def _community(view: Mapping[str, Any]) -> str | None:
@@ -96,7 +102,7 @@ def _published(value: Any) -> datetime | None:
 def skip_reason(view: Mapping[str, Any]) -> str | None:
     """Why a post is not taken, before looking at its media; None if it may be."""
     post = view["post"]
-    community = view.get("community") if isinstance(view.get("community"), Mapping) else {}
+    community = _part(view, "community")
     if post.get("nsfw") or community.get("nsfw"):
         return NSFW
     if post.get("removed") or post.get("deleted"):

@@ -5,7 +5,7 @@ and remember where a walk was cut off (a page limit, an error) so that the next 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +30,7 @@ from memethresher_crawler.results import CrawlResult, EmbedBatcher
 from memethresher_crawler.settings import CrawlerSettings
 
 # One page of the listing after `cursor` (None: its top).
-PageFetcher = Callable[[str | None], Awaitable[Listing]]
+PageFetcher = Callable[[str | None], Coroutine[Any, Any, Listing]]
 # Gaps remembered per source; an older gap beyond them is given up (its posts have scrolled away by then).
 MAX_GAPS = 5
 
