@@ -44,7 +44,8 @@ def edit_source(session: Session, source: Source, changes: dict[str, Any]) -> So
         listing = " ".join(part for part in (spec.target, spec.sort, spec.time_window) if part)
         raise SourceOptionError(f"source #{twin} is already that listing ({listing})")
     if (spec.sort, spec.time_window) != (source.sort, source.time_window):
-        source.crawl_state = {}  # cursors of another listing
+        # The cursors where the old listing's crawl stopped mean nothing in another listing.
+        source.crawl_state = {k: v for k, v in (source.crawl_state or {}).items() if k != "gaps"}
     kept = {k: v for k, v in source.options.items() if k not in OPTIONS[source.kind]}  # e.g. the library mark
     source.sort, source.time_window, source.interval_s = spec.sort, spec.time_window, spec.interval_s
     source.options = {**kept, **spec.options}

@@ -19,7 +19,7 @@ def test_a_source_is_edited_and_bad_edits_say_why(any_client: TestClient, tmp_pa
     with session_scope() as session:
         row = session.get(Source, memes["id"])
         assert row is not None
-        row.crawl_state = {"gaps": ["t3_x"]}
+        row.crawl_state = {"gaps": ["t3_x"], "backfilled": True}
     changes = {"sort": "controversial", "interval_s": 600, "stream": True, "take_link_previews": False}
     edited = any_client.patch(f"/api/sources/{memes['id']}", json=changes)
     assert edited.status_code == 200, edited.text
@@ -27,7 +27,7 @@ def test_a_source_is_edited_and_bad_edits_say_why(any_client: TestClient, tmp_pa
     assert (shown["sort"], shown["time_window"], shown["interval_s"]) == ("controversial", "day", 600)
     assert shown["options"] == {"stream": True, "take_link_previews": False}
     with session_scope() as session:
-        assert session.get(Source, memes["id"]).crawl_state == {}  # type: ignore[union-attr]
+        assert session.get(Source, memes["id"]).crawl_state == {"backfilled": True}  # type: ignore[union-attr]
 
     back = any_client.patch(f"/api/sources/{memes['id']}", json={"stream": None, "time": "month", "enabled": False})
     assert back.status_code == 200, back.text
