@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
@@ -13,7 +14,7 @@ from memethresher_shared.source_edits import edit_source
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from memethresher_api import broker, queries
+from memethresher_api import broker, model_versions, queries
 from memethresher_api.deps import IdPath, SessionDep, SettingsDep, field_error
 from memethresher_api.schemas import ModelVersionOut, QueuedOut, SourceIn, SourceOut, SourcePatch
 from memethresher_api.source_failures import retry_now, source_failures
@@ -197,6 +198,26 @@ def unpin(model_version_id: IdPath, session: SessionDep) -> ModelVersionOut:
     version.pinned = False
     session.commit()
     return ModelVersionOut.model_validate(version, from_attributes=True)
+
+
+@router.delete("/models/{model_version_id}", status_code=204, responses={409: {"description": "Current or pinned"}})
+def delete_model(model_version_id: IdPath, session: SessionDep, settings: SettingsDep) -> Response:
+    """Delete a version that is neither current nor pinned, with its scores and its folder."""
+    model_versions.delete_version(session, _model_version(session, model_version_id), Path(settings.storage))
+    return Response(status_code=204)
+
+
+@router.get("/models/compare", response_model=dict[str, Any])
+def compare_models(
+    session: SessionDep, a: int = Query(ge=1, le=2**31 - 1), b: int = Query(ge=1, le=2**31 - 1)
+) -> dict[str, Any]:
+    """Versions `a` and `b` side by side on the held-out evaluation labels (AUROC, precision of the
+    top fractions) and the memes whose percentiles under the two differ most."""
+    found = {v.id: v for v in session.scalars(select(ModelVersion).where(ModelVersion.id.in_((a, b))))}
+    for name, version_id in (("a", a), ("b", b)):
+        if version_id not in found:
+            field_error("query", name, f"no model version {version_id}", status=404)
+    return model_versions.compare(session, found[a], found[b])
 
 
 @router.post("/models/retrain", response_model=QueuedOut)

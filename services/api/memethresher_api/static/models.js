@@ -1,5 +1,6 @@
 "use strict";
-// The models page: versions with metrics, make current, pin and unpin, retrain, sweep, rescore.
+// The models page: versions with metrics, make current, pin and unpin, delete, compare two,
+// retrain, sweep, rescore.
 const $ = (id) => document.getElementById(id);
 
 function state(m) {
@@ -45,8 +46,61 @@ async function load() {
       actions.appendChild(act("Pin", "POST", `/api/models/${m.id}/pin`,
         (v) => `v${m.id} pinned: retrains will not replace it` + (v.is_current ? "" : " (being made current)")));
     }
+    if (!m.is_current && !m.pinned) {
+      actions.appendChild(act("Delete", "DELETE", `/api/models/${m.id}`, () => `v${m.id} deleted`));
+    }
+  }
+  fillChoices(models);
+}
+
+function fillChoices(models) {
+  for (const [id, pick] of [["compare-a", 1], ["compare-b", 0]]) {
+    const select = $(id);
+    const chosen = select.value;
+    select.textContent = "";
+    for (const m of models) select.appendChild(new Option(`v${m.id}${m.is_current ? " (current)" : ""}`, String(m.id)));
+    if (models.some((m) => String(m.id) === chosen)) select.value = chosen;
+    else if (models.length > pick) select.value = String(models[pick].id);
   }
 }
+
+const fmt = (v) => (typeof v === "number" ? v.toFixed(3) : v);
+
+async function compare() {
+  const a = $("compare-a").value, b = $("compare-b").value;
+  const report = await api("GET", `/api/models/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
+  const sides = $("compare-sides");
+  sides.textContent = "";
+  const fractions = Object.keys(report.a.precision_at_top);
+  cell(sides.insertRow(), `${report.labels} labels (${report.good} good), ${report.scored_by_both} memes scored by both`);
+  const head = sides.insertRow();
+  for (const h of ["version", "AUROC", ...fractions.map((f) => `precision, top ${Number(f) * 100}%`)]) cell(head, h);
+  for (const side of [report.a, report.b]) {
+    const row = sides.insertRow();
+    row.dataset.version = String(side.id);
+    cell(row, `v${side.id}`);
+    cell(row, fmt(side.auroc)).className = "auroc";
+    for (const f of fractions) cell(row, fmt(side.precision_at_top[f]));
+  }
+  const memes = $("compare-memes");
+  memes.textContent = "";
+  const top = memes.insertRow();
+  for (const h of ["meme", `percentile under v${report.a.id}`, `percentile under v${report.b.id}`, "label"]) cell(top, h);
+  for (const d of report.disagreements) {
+    const row = memes.insertRow();
+    row.dataset.meme = String(d.meme.id);
+    const img = document.createElement("img");
+    img.src = d.meme.thumb_url;
+    img.alt = d.meme.title;
+    img.height = 64;
+    cell(row, "").appendChild(img);
+    cell(row, d.percentile_a);
+    cell(row, d.percentile_b);
+    cell(row, d.good === null ? "" : d.good ? "good" : "bad");
+  }
+}
+
+$("compare-go").addEventListener("click", () => compare().catch((error) => toast(error.message)));
 
 for (const b of document.querySelectorAll("button[data-action]")) {
   b.addEventListener("click", async () => {
