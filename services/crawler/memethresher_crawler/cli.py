@@ -1,4 +1,4 @@
-"""`memethresher source …`: add, list, crawl and remove sources (folders and Reddit listings)."""
+"""`memethresher source …`: add, list, edit, crawl and remove sources (folders, Reddit listings, Lemmy)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from memethresher_crawler.tally import SourceTally, describe_tally, source_talli
 
 @click.group()
 def source() -> None:
-    """Where memes come from: local folders and Reddit listings."""
+    """Where memes come from: local folders, Reddit listings and Lemmy communities."""
 
 
 def _enqueue_crawl(source_id: int) -> str:
@@ -46,8 +46,8 @@ def _enqueue_crawl(source_id: int) -> str:
 def add(kind: str, target: str, sort: str | None, time_window: str | None, interval_s: int | None,
         watch: bool, stream: bool, link_previews: bool | None, no_crawl: bool) -> None:  # fmt: skip
     """Add a source: `reddit r/memes`, `reddit r/a+b`, `reddit r/all`, `reddit user/NAME/m/MULTI`,
-    `reddit user/NAME`, `reddit front`, or `folder PATH`. A source is its target, sort and time window:
-    adding the same three again keeps the first, another sort is another source."""
+    `reddit user/NAME`, `reddit front`, `lemmy memes@lemmy.ml`, or `folder PATH`. A source is its target,
+    sort and time window: adding the same three again keeps the first, another sort is another source."""
     given = {"sort": sort, "time": time_window, "interval_s": interval_s, "take_link_previews": link_previews,
              "watch": watch or None, "stream": stream or None}  # fmt: skip
     options: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
