@@ -76,12 +76,13 @@ def test_a_session_reads_www_json(reddit_env, fake_reddit: FakeReddit, monkeypat
 
 def test_sessions_share_their_own_small_budget(reddit_env, fake_reddit: FakeReddit, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     _set(monkeypatch, REDDIT_ACCESS="session", REDDIT_COOKIES_FILE=str(COOKIES),
-         REDDIT_SESSION_REQUESTS_PER_MINUTE="2", REDDIT_BUDGET_WINDOW_S="1", LISTING_PAGE_SIZE="20")  # fmt: skip
+         REDDIT_SESSION_REQUESTS_PER_MINUTE="2", REDDIT_BUDGET_WINDOW_S="2", LISTING_PAGE_SIZE="20")  # fmt: skip
     started = time.monotonic()
     result = crawl_source(_fill(fake_reddit, 100))
     assert result["posts_new"] == 100 and result["listing_requests"] == 5
-    assert fake_reddit.requests_over_budget(2, window_s=1, slack_s=0.2) == 0
-    assert time.monotonic() - started >= 2 * 1 - 0.2  # five pages, two a window
+    # The slack is the time a request spends between the budget and the fake's socket on a busy machine.
+    assert fake_reddit.requests_over_budget(2, window_s=2, slack_s=0.5) == 0
+    assert time.monotonic() - started >= 2 * 2 - 0.5  # five pages, two a window
 
 
 def test_cookie_values_are_never_logged_or_shown(reddit_env, fake_reddit: FakeReddit, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]

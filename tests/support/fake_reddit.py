@@ -65,7 +65,6 @@ class FakeReddit:
         self.token_requests = 0
         self.doors = Doors()  # who may come in by which door, and the feeds' throttle
         self.image_requests: dict[str, int] = {}
-        self._tokens: dict[str, float] = {}
         self._window_start = time.monotonic()
         self._window_used = 0
         self._lock = threading.Lock()
@@ -240,22 +239,13 @@ class FakeReddit:
 
     # ---- OAuth -----------------------------------------------------------------------------
     def _token_ok(self, request: Request) -> bool:
-        token = request.headers.get("authorization", "").removeprefix("bearer ").strip()
-        return self._tokens.get(token, 0) > time.monotonic()
+        return self.doors.token_ok(request.headers.get("authorization", ""))
 
     async def _access_token(self, request: Request) -> Response:
-        import base64
-
         self.token_requests += 1
-        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-        form = (await request.body()).decode()
-        if request.headers.get("authorization") != f"Basic {expected}" or self.client_id in self.doors.revoked:
-            return JSONResponse({"message": "Unauthorized", "error": 401}, 401)
-        if not self.doors.grant_ok(parse_qs(form)):
-            return JSONResponse({"error": "invalid_grant"}, 400)
-        token = f"token-{self.token_requests}"
-        self._tokens[token] = time.monotonic() + self.token_ttl_s
-        return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": self.token_ttl_s})
+        form = parse_qs((await request.body()).decode())
+        app = (self.client_id, self.client_secret)
+        return self.doors.token(request.headers.get("authorization", ""), app, form, self.token_ttl_s)
 
     # ---- images ----------------------------------------------------------------------------
     async def _image(self, request: Request) -> Response:

@@ -1,13 +1,14 @@
-"""Who the fake Reddit lets in by which door: session cookies, OAuth grants, feed tokens, and the
-feeds' throttle of one request a minute per client address."""
+"""Who the fake Reddit lets in by which door: session cookies, OAuth apps, grants and tokens, feed tokens,
+and the feeds' throttle of one request a minute per client address."""
 
 from __future__ import annotations
 
+import base64
 import math
 import time
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from tests.support.reddit_pages import APP_SHELL, NETWORK_SECURITY, PARDNER
 
@@ -29,6 +30,7 @@ class Doors:
         self.www_page: str | None = None  # set to one of WWW_PAGES: www answers it even to a good session
         self.grants: list[str] = []  # grant types asked at the token endpoint, in order
         self._last_feed: dict[str, float] = {}
+        self._tokens: dict[str, float] = {}  # bearer token -> when it expires
 
     def refuse_with(self, page: str | None) -> None:
         assert page is None or page in WWW_PAGES, page
@@ -59,6 +61,20 @@ class Doors:
         self._last_feed[client] = now
         self.feed_times.append(now)
         return None
+
+    def token_ok(self, authorization: str) -> bool:
+        return self._tokens.get(authorization.removeprefix("bearer ").strip(), 0) > time.monotonic()
+
+    def token(self, authorization: str, app: tuple[str, str], form: dict[str, list[str]], ttl_s: int) -> Response:
+        """The token endpoint: 401 to a wrong or revoked app, 400 to a refused grant, else a bearer token."""
+        expected = base64.b64encode(f"{app[0]}:{app[1]}".encode()).decode()
+        if authorization != f"Basic {expected}" or app[0] in self.revoked:
+            return JSONResponse({"message": "Unauthorized", "error": 401}, 401)
+        if not self.grant_ok(form):
+            return JSONResponse({"error": "invalid_grant"}, 400)
+        token = f"token-{len(self._tokens) + 1}"
+        self._tokens[token] = time.monotonic() + ttl_s
+        return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": ttl_s})
 
     def grant_ok(self, form: dict[str, list[str]]) -> bool:
         """Whether the token endpoint grants this form (client credentials, refresh token or password)."""

@@ -33,7 +33,7 @@ async def oauth_token(http: httpx.AsyncClient, settings: CrawlerSettings, client
     key = TOKEN_KEY.format(client_id=settings.reddit_client_id, grant=grant)
     cached = None if force else client.get(key)
     if cached:
-        return cached.decode()
+        return cached.decode() if isinstance(cached, bytes) else str(cached)
     secret = settings.reddit_client_secret.get_secret_value()
     try:
         response = await http.post(settings.reddit_token_url, data=form, auth=(settings.reddit_client_id, secret))
