@@ -41,13 +41,14 @@ def fake_reddit() -> Iterator[FailingReddit]:
         yield fake
 
 
-@pytest.fixture
-def small_pages(reddit_env, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Pages of two posts, at most two pages a crawl, no retries of a failed listing."""
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def small_pages(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Pages of two posts, at most two pages a crawl, no retries of a failed listing; SQLite, then PostgreSQL."""
+    env = request.getfixturevalue("reddit_env" if request.param == "sqlite" else "pg_reddit_env")
     for key, value in {"LISTING_PAGE_SIZE": "2", "MAX_LISTING_PAGES": "2", "MAX_RETRIES": "0"}.items():
         monkeypatch.setenv(f"MEMETHRESHER_{key}", value)
     get_crawler_settings.cache_clear()
-    return reddit_env
+    return env
 
 
 def _add_posts(fake: FakeReddit, subreddit: str, numbers: list[int]) -> None:
