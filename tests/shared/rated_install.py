@@ -80,7 +80,7 @@ def _snapshot(session: Session) -> dict[str, Any]:
         sa.select(Meme.sha256, Score.model_version_id, Score.mean).join(Meme, Meme.id == Score.meme_id)
     ).all()
     return {
-        "memes": sorted(session.execute(sa.select(Meme.sha256, Meme.width, Meme.height, Meme.format)).all()),
+        "memes": sorted(session.execute(sa.select(Meme.sha256, Meme.width, Meme.height, Meme.format, Meme.status))),
         "ratings": sorted((x, y, c, ax, o, iso(t)) for x, y, c, ax, o, t in ratings),
         "labels": sorted(labels),
         "curation": sorted(curation),

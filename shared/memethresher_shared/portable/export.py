@@ -74,7 +74,8 @@ def _memes(session: Session, store: ImageStore, out: Path | None) -> Iterator[di
             shutil.copyfile(store.path(m.storage_key), out / image)
         yield {"sha256": m.sha256, "format": m.format, "width": m.width, "height": m.height,
                "byte_size": m.byte_size, "title": m.title, "subreddit": m.subreddit,
-               "in_library": m.in_library, "added_at": iso(m.added_at), "image": image}  # fmt: skip
+               "in_library": m.in_library, "status": m.status, "added_at": iso(m.added_at),
+               "image": image}  # fmt: skip
 
 
 def _models(session: Session, keys: dict[int, str], out: Path) -> Iterator[dict[str, Any]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, exists, select
 
 from memethresher_shared.models import Embedding, Score, Source, utcnow
 from memethresher_shared.portable import apply, pending
@@ -63,6 +63,7 @@ def import_all(connection: Connection, store: ImageStore, folder: Path, axes: tu
     _sources(connection, folder, report)
     arrived = _memes(connection, store, folder, report)
     _embeddings(connection, folder, manifest, report)
+    _mark_embedded(connection, [digest for digest, status in arrived.items() if status == "embedded"])
     new_models = _models(connection, store, folder, report)
     _scores(connection, folder, new_models, report)
     _records(connection, folder, "ratings", lambda r: check_rating(r, axes), report)
@@ -106,11 +107,11 @@ def _sources(connection: Connection, folder: Path, report: Report) -> None:
             report.added["sources"] += 1
 
 
-def _memes(connection: Connection, store: ImageStore, folder: Path, report: Report) -> set[str]:
-    """Add memes whose image is in the export or already in the store; the shas added."""
+def _memes(connection: Connection, store: ImageStore, folder: Path, report: Report) -> dict[str, str]:
+    """Add memes whose image is in the export or already in the store; {sha added: its exported status}."""
     lines = list(_lines(folder, "memes", report))
     here = apply.meme_ids(connection, [str(m.get("sha256")) for _, m in lines])
-    arrived: set[str] = set()
+    arrived: dict[str, str] = {}
     for where, m in lines:
         try:
             digest = sha(m, "sha256")
@@ -128,9 +129,17 @@ def _memes(connection: Connection, store: ImageStore, folder: Path, report: Repo
         except (KeyError, TypeError, ValueError) as error:
             report.skip("memes", f"missing or bad field ({error})", where)
         else:
-            arrived.add(digest)
+            arrived[digest] = str(m.get("status", "new"))
             report.added["memes"] += 1
     return arrived
+
+
+def _mark_embedded(connection: Connection, shas: list[str]) -> None:
+    """Memes embedded where they came from, and whose vectors came along, need no embedding here."""
+    for start in range(0, len(shas), 500):
+        has_vector = exists().where(EMBEDDINGS.c.meme_id == apply.MEMES.c.id)
+        statement = apply.MEMES.update().where(apply.MEMES.c.sha256.in_(shas[start : start + 500]), has_vector)
+        connection.execute(statement.values(status="embedded"))
 
 
 def _image_key(store: ImageStore, folder: Path, meme: dict[str, Any], digest: str) -> str:
@@ -154,6 +163,9 @@ def _embeddings(connection: Connection, folder: Path, manifest: dict[str, Any], 
                 shas, vectors = [str(s) for s in npz["ids"]], npz["vectors"]
         except (OSError, KeyError, ValueError) as error:
             report.skip("embeddings", f"unreadable file ({error})", name)
+            continue
+        if vectors.ndim != 2 or len(vectors) != len(shas) or not np.isfinite(vectors).all():
+            report.skip("embeddings", "'vectors' must be one finite row per id", name, len(shas))
             continue
         ids = apply.meme_ids(connection, shas)
         query = select(EMBEDDINGS.c.meme_id).where(EMBEDDINGS.c.encoder == encoder)
@@ -209,15 +221,19 @@ def _scores(connection: Connection, folder: Path, new_models: dict[str, int], re
     """Scores of the versions just added (those of versions already here are theirs)."""
     lines = [(where, s) for where, s in _lines(folder, "scores", report)]
     ids = apply.meme_ids(connection, list({str(s.get("sha256")) for _, s in lines}))
-    rows = [{"meme_id": ids[s["sha256"]], "model_version_id": new_models[s["model"]],
-             "mean": float(s["mean"]), "spread": float(s["spread"])}
-            for _, s in lines if s.get("model") in new_models and s.get("sha256") in ids]  # fmt: skip
+    rows = []
+    for where, s in lines:
+        if not all(isinstance(s.get(name), int | float) for name in ("mean", "spread")):
+            report.skip("scores", "'mean' and 'spread' must be numbers", where)
+        elif s.get("model") in new_models and s.get("sha256") in ids:
+            rows.append({"meme_id": ids[s["sha256"]], "model_version_id": new_models[s["model"]],
+                         "mean": float(s["mean"]), "spread": float(s["spread"])})  # fmt: skip
     if rows:
         connection.execute(SCORES.insert(), rows)
     report.added["scores"] += len(rows)
-    if len(lines) > len(rows):
-        report.skip("scores", "their version or meme was here already or not imported", FILES["scores"],
-                    len(lines) - len(rows))  # fmt: skip
+    left = len(lines) - len(rows) - report.skipped[("scores", "'mean' and 'spread' must be numbers")]
+    if left:
+        report.skip("scores", "their version or meme was here already or not imported", FILES["scores"], left)
 
 
 def _records(connection: Connection, folder: Path, kind: str, check: Callable[[dict[str, Any]], dict[str, Any]],
