@@ -3,6 +3,7 @@ feed request a minute (the window shortened), backing off on 429."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -124,10 +125,12 @@ def test_a_429_storm_is_a_refusal_with_what_to_do(reddit_env, fake_reddit: FakeR
     assert result["listing_requests"] == 3
 
 
-def test_a_private_feed_token_reads_the_front_page(reddit_env, fake_reddit: FakeReddit, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_private_feed_token_reads_the_front_page(reddit_env, fake_reddit: FakeReddit, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.DEBUG)
     _feed_env(monkeypatch, fake_reddit, REDDIT_FEED_TOKEN="fake-feed-token")
     _fill(fake_reddit, 4)
     assert crawl_source(_source("front"))["posts_new"] == 4
+    assert "feed=[redacted]" in caplog.text and "fake-feed-token" not in caplog.text  # httpx logs the URL
     _feed_env(monkeypatch, fake_reddit, REDDIT_FEED_TOKEN="an-old-token")
     fake_reddit.doors.feed_window_s = 0.0
     result = crawl_source(_source("r/memes"))

@@ -16,7 +16,7 @@ import redis
 from memethresher_crawler.fetch import retry_after
 from memethresher_crawler.ratelimit import SharedBudget, parse_ratelimit
 from memethresher_crawler.reddit_access import access_mode, missing_credentials
-from memethresher_crawler.reddit_auth import oauth_token, session_cookie_header
+from memethresher_crawler.reddit_auth import oauth_token, redact_feed_tokens_in_logs, session_cookie_header
 from memethresher_crawler.reddit_feed import feed_params, feed_path, parse_feed
 from memethresher_crawler.reddit_refusals import (
     ListingError,
@@ -85,6 +85,8 @@ class RedditAPI:
         if path.startswith("/by_id/"):
             raise ListingError("fetching posts again by id needs oauth or session access; feeds cannot")
         token = self.settings.reddit_feed_token.get_secret_value()
+        if token:
+            redact_feed_tokens_in_logs()
         return self.base_url + feed_path(path), feed_params(params, token, self.settings.reddit_username)
 
     async def listing(self, path: str, params: dict[str, Any]) -> Any:
@@ -129,8 +131,10 @@ class RedditAPI:
             return wait, f"HTTP {status}"
         if status == 401 and self.mode == "oauth" and not retried_401:
             return 0.0, "HTTP 401"  # the token expired on Reddit's side: once more with a fresh one
-        refusal = recognise(self.mode, status, response.headers.get("content-type", ""),
-                            response.headers.get("location", ""), response.text)  # fmt: skip
+        content_type = response.headers.get("content-type", "")
+        page = status != 200 or "html" in content_type  # only a page is read for refusal markers
+        refusal = recognise(self.mode, status, content_type, response.headers.get("location", ""),
+                            response.text if page else "")  # fmt: skip
         if refusal is not None:
             raise RedditRefused(refusal)
         if status != 200:

@@ -4,6 +4,10 @@ token values are sent to Reddit only: never logged, never in an error message.""
 
 from __future__ import annotations
 
+import functools
+import logging
+import re
+
 import httpx
 import redis
 
@@ -14,6 +18,23 @@ TOKEN_KEY = "memethresher:reddit-token:{client_id}:{grant}"
 # Refresh this long before the token expires, so no request carries a stale one.
 TOKEN_MARGIN_S = 120
 REFUSED_STATUSES = frozenset({400, 401, 403})
+_FEED_TOKEN = re.compile(r"([?&]feed=)[^&\s\"]+")
+
+
+class _FeedTokenRedacted(logging.Filter):
+    """httpx logs each request's URL, and a private feed's URL carries its token: log it without."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_FEED_TOKEN.sub(r"\1[redacted]", str(a)) if "feed=" in str(a) else a
+                                for a in record.args)  # fmt: skip
+        return True
+
+
+@functools.cache
+def redact_feed_tokens_in_logs() -> None:
+    """Once per process: httpx's request log lines show private feed URLs without their token."""
+    logging.getLogger("httpx").addFilter(_FeedTokenRedacted())
 
 
 def token_grant(settings: CrawlerSettings) -> tuple[str, dict[str, str]]:
