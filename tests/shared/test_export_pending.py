@@ -27,9 +27,8 @@ def rated_pairs(ids: list[int]) -> None:
             session.add(EvaluationLabel(meme_id=meme_id, good=True, created_at=START))
 
 
-def move_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """This process now works on a second, empty install; its database URL."""
-    url = f"sqlite:///{tmp_path / 'target.db'}"
+def move_to(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """This process now works on a second, empty install at `url`; returns it."""
     monkeypatch.setenv("MEMETHRESHER_DATABASE_URL", url)
     monkeypatch.setenv("MEMETHRESHER_STORAGE", str(tmp_path / "target-images"))
     reset_all()
@@ -37,8 +36,10 @@ def move_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("target", ["sqlite", "postgres"])
 def test_records_wait_for_their_images_and_arrive_with_the_crawler(
-    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    target: str, env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     ids = add_memes(6)
     rated_pairs(ids)
@@ -46,7 +47,8 @@ def test_records_wait_for_their_images_and_arrive_with_the_crawler(
         images = [env.storage / m.storage_key for m in session.query(Meme).order_by(Meme.id)]
     before = snapshot(env.database_url)
     memethresher("export", tmp_path / "export", "--no-images", env=env.vars)
-    url = move_to(tmp_path, monkeypatch)
+    other = f"sqlite:///{tmp_path / 'target.db'}" if target == "sqlite" else request.getfixturevalue("postgres_url")
+    url = move_to(other, tmp_path, monkeypatch)
 
     done = memethresher("import", tmp_path / "export", env={"MEMETHRESHER_DATABASE_URL": url,
                         "MEMETHRESHER_STORAGE": str(tmp_path / "target-images")})  # fmt: skip

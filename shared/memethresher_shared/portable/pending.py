@@ -30,11 +30,11 @@ def keep(connection: Connection, kind: str, key: str, record: dict[str, Any]) ->
     fields = KINDS[kind][0]
     stored = {name: iso(value) if hasattr(value, "tzinfo") else value for name, value in record.items()}
     statement = upsert_insert(connection, PENDING).on_conflict_do_nothing(index_elements=["key"])
-    result = connection.execute(statement.values(
+    inserted = connection.execute(statement.returning(PENDING.c.id).values(
         kind=kind, key=key, sha_a=record[fields[0]], sha_b=record[fields[1]] if len(fields) > 1 else None,
         record=stored, created_at=utcnow(),
-    ))  # fmt: skip
-    return bool(result.rowcount)
+    )).first()  # fmt: skip
+    return inserted is not None
 
 
 def apply_pending(connection: Connection, shas: Collection[str]) -> Counter[str]:
