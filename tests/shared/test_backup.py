@@ -54,7 +54,8 @@ def test_only_the_newest_backups_are_kept_and_no_secret_is_written(env: Env, tmp
     fill(n_memes=8, n_ratings=10)
     backups = tmp_path / "backups"
     secrets = {"MEMETHRESHER_API_TOKEN": "tok-9f8e7d", "MEMETHRESHER_REDDIT_CLIENT_SECRET": "sec-1a2b3c",
-               "MEMETHRESHER_BACKUP_KEEP": "2"}  # fmt: skip
+               "MEMETHRESHER_REDDIT_COOKIE": "reddit_session=ck-77aa", "MEMETHRESHER_BACKUP_KEEP": "2",
+               "MEMETHRESHER_KEY_MAP": '{"a+": "q"}'}  # fmt: skip
 
     made = [memethresher("backup", "--to", backups, env=env.vars | secrets) for _ in range(3)]
 
@@ -64,10 +65,11 @@ def test_only_the_newest_backups_are_kept_and_no_secret_is_written(env: Env, tmp
     assert not list(backups.glob(".*")), "a finished backup leaves no partial folder"
     settings = (kept[-1] / "settings.env").read_text()
     assert 'MEMETHRESHER_RATING_AXES=["funny"]' in settings and "MEMETHRESHER_BACKUP_KEEP=2" in settings
+    assert 'MEMETHRESHER_KEY_MAP={"a+": "q"}' in settings  # not a secret, though its name has "key"
     for path in kept[-1].rglob("*"):
         if path.is_file() and path.suffix in (".env", ".json", ".sqlite"):
             text = path.read_bytes()
-            assert b"tok-9f8e7d" not in text and b"sec-1a2b3c" not in text, path
+            assert b"tok-9f8e7d" not in text and b"sec-1a2b3c" not in text and b"ck-77aa" not in text, path
     # Images unchanged since the previous backup are shared with it, not copied again.
     image = next(kept[-1].glob("images/**/*.png"))
     assert image.stat().st_nlink >= 2

@@ -24,9 +24,9 @@ SQLITE_FILE = "database.sqlite"
 PG_FILE = "database.dump"
 SETTINGS_FILE = "settings.env"
 MANIFEST = "backup.json"
-# Settings whose names say they are secrets are left out of a backup, and so are URL passwords.
-SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY")
-LEFT_OUT = "secrets (settings named *TOKEN*, *SECRET*, *PASSWORD*, *KEY*) and passwords inside URLs"
+# Settings whose names end in one of these are secrets, left out of a backup; so are URL passwords.
+SECRET_ENDINGS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "COOKIE")
+LEFT_OUT = "secrets (settings named *_TOKEN, *_SECRET, *_PASSWORD, *_COOKIE) and passwords inside URLs"
 
 
 class BackupError(RuntimeError):
@@ -74,7 +74,7 @@ def settings_to_keep(settings: Settings) -> dict[str, str]:
     values |= {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
     kept = {}
     for key, value in values.items():
-        if any(word in key.removeprefix(ENV_PREFIX) for word in SECRET_WORDS):
+        if key.rsplit("_", 1)[-1] in SECRET_ENDINGS:
             continue
         kept[key] = _without_password(value) if "://" in value else value
     return kept
