@@ -64,9 +64,11 @@ def export_command(folder: Path, images: bool) -> None:
 def import_command(folder: Path) -> None:
     """Add what the export in FOLDER holds and this database lacks; a second import adds nothing.
     Ratings and labels on images not here yet wait as pending until those images arrive."""
+    from memethresher_shared.migrate import upgrade
     from memethresher_shared.portable.importing import NotAnExport, import_all
     from memethresher_shared.store import get_store
 
+    upgrade(get_settings().database_url)  # a new install needs no `migrate` first
     try:
         with db.session_scope() as session:
             report = import_all(session.connection(), get_store(), folder, get_settings().all_axes)
