@@ -41,7 +41,15 @@ def test_compare_two_versions_then_delete_the_worse(env, page: Page, redis_conn:
     page.screenshot(path=str(tmp_path / "models-compare.png"))
 
     assert page.locator(f"tr[data-version='{better}'] button", has_text="Delete").count() == 0
-    page.locator(f"tr[data-version='{worse}'] button", has_text="Delete").click()
+    delete = page.locator(f"tr[data-version='{worse}'] button", has_text="Delete")
+    questions: list[str] = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    delete.click()
+    page.wait_for_timeout(300)
+    assert questions == [f"Delete v{worse}, its scores and its weights?"]
+    assert page.locator(f"#model-list tr[data-version='{worse}']").count() == 1  # asked, then kept
+    page.once("dialog", lambda dialog: dialog.accept())
+    delete.click()
     page.wait_for_selector(f"#model-list tr[data-version='{worse}']", state="detached")
     assert f"v{worse} deleted" in page.locator("#toast").inner_text()
     with session_scope() as session:

@@ -9,8 +9,9 @@ function state(m) {
   return m.is_current ? "current" : "";
 }
 
-function act(label, method, url, message) {
+function act(label, method, url, message, question) {
   return button(label, async () => {
+    if (question && !window.confirm(question)) return;
     try {
       const answer = await api(method, url);
       toast(message ? message(answer) : answer.detail);
@@ -47,7 +48,8 @@ async function load() {
         (v) => `v${m.id} pinned: retrains will not replace it` + (v.is_current ? "" : " (being made current)")));
     }
     if (!m.is_current && !m.pinned) {
-      actions.appendChild(act("Delete", "DELETE", `/api/models/${m.id}`, () => `v${m.id} deleted`));
+      actions.appendChild(act("Delete", "DELETE", `/api/models/${m.id}`, () => `v${m.id} deleted`,
+        `Delete v${m.id}, its scores and its weights?`));
     }
   }
   fillChoices(models);
