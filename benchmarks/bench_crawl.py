@@ -46,13 +46,11 @@ FEED_SOURCES = 6
 SESSION_COOKIE = "reddit_session=fake-session-cookie-8f2c"  # what tests/support/reddit_doors.py accepts
 
 
-def start_fake(posts: int, latency_ms: float, access: str) -> tuple[subprocess.Popen[str], list[str]]:
+def start_fake(posts: int, latency_ms: float, access: str, per_source: int) -> tuple[subprocess.Popen[str], list[str]]:
     command = [sys.executable, "-m", "tests.support.bench_reddit", "--posts", str(posts),
-               "--latency-ms", str(latency_ms)]  # fmt: skip
+               "--latency-ms", str(latency_ms), "--listing-cap", str(per_source)]  # fmt: skip
     if access == "feed":
-        command += ["--listing-cap", str(FEED_POSTS_PER_SOURCE), "--feed-window-s", str(FEED_WINDOW_S)]
-    if access == "session":
-        command += ["--listing-cap", str(SESSION_POSTS // 2)]
+        command += ["--feed-window-s", str(FEED_WINDOW_S)]
     process = subprocess.Popen(command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     urls = process.stdout.readline().split()
@@ -203,8 +201,8 @@ def main() -> None:
     args = parser.parse_args()
     full = {"oauth": 2000, "session": SESSION_POSTS, "feed": FEED_SOURCES * FEED_POSTS_PER_SOURCE}[args.access]
     posts = args.posts or (300 if args.quick else full)
-    # Two sources or more, one per crawler process: a session's 800 posts are two subreddits of 400.
-    per_source = {"oauth": 1000, "session": SESSION_POSTS // 2, "feed": FEED_POSTS_PER_SOURCE}[args.access]
+    # A session's posts are two subreddits (one per crawler process): 800 posts, two of 400.
+    per_source = {"oauth": 1000, "session": min(1000, -(-posts // 2)), "feed": FEED_POSTS_PER_SOURCE}[args.access]
     sys.path.insert(0, str(REPO))
 
     from memethresher_crawler.settings import get_crawler_settings
@@ -212,7 +210,7 @@ def main() -> None:
     from memethresher_shared.embedded_redis import EmbeddedRedis
     from memethresher_shared.migrate import upgrade
 
-    fake, (base_url, oauth_url, image_url) = start_fake(posts, args.latency_ms, args.access)
+    fake, (base_url, oauth_url, image_url) = start_fake(posts, args.latency_ms, args.access, per_source)
     with tempfile.TemporaryDirectory(prefix="bench-crawl-") as tmp:
         root = Path(tmp)
         redis_server = EmbeddedRedis(root / "redis", persist=False)
