@@ -10,7 +10,7 @@ import pytest
 from memethresher_crawler.crawl import crawl_source
 from memethresher_shared.db import session_scope
 from memethresher_shared.migrate import upgrade
-from memethresher_shared.models import EvaluationLabel, Meme, Rating
+from memethresher_shared.models import EvaluationLabel, Meme, PendingImport, Rating
 from memethresher_shared.sources import add_source
 
 from tests.api.helpers import add_memes
@@ -82,3 +82,30 @@ def test_records_wait_for_their_images_and_arrive_with_the_crawler(
     crawl_source(source_id)
     assert snapshot(url)["ratings"] == before["ratings"]
     assert snapshot(url)["labels"] == before["labels"]
+
+
+def test_records_waiting_from_one_import_are_added_by_a_later_import_that_brings_the_images(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = add_memes(6)
+    rated_pairs(ids)
+    before = snapshot(env.database_url)
+    memethresher("export", tmp_path / "without-images", "--no-images", env=env.vars)
+    # A later export of the same install carries the images, but not the ratings (they were undone there).
+    with session_scope() as session:
+        session.query(Rating).delete()
+        session.query(EvaluationLabel).delete()
+    memethresher("export", tmp_path / "with-images", env=env.vars)
+    url = move_to(f"sqlite:///{tmp_path / 'target.db'}", tmp_path, monkeypatch)
+    target = {"MEMETHRESHER_DATABASE_URL": url, "MEMETHRESHER_STORAGE": str(tmp_path / "target-images")}
+    memethresher("import", tmp_path / "without-images", env=target)
+
+    done = memethresher("import", tmp_path / "with-images", env=target)
+
+    assert "added 6 memes" in done.stdout
+    assert "added 3 ratings (pending from an earlier import)" in done.stdout
+    assert "added 3 labels (pending from an earlier import)" in done.stdout
+    after = snapshot(url)
+    assert after["ratings"] == before["ratings"] and after["labels"] == before["labels"]
+    with session_scope() as session:
+        assert session.query(PendingImport).count() == 0
