@@ -207,6 +207,19 @@ class Rating(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class RatingEdit(Base):
+    """A rating changed or undone: kept so the edit counts toward the next retrain like a new rating.
+    No foreign key: an undone rating's row is gone, its edit stays."""
+
+    __tablename__ = "rating_edits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rating_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))  # change | undo
+    choice_before: Mapped[str] = mapped_column(String(4))
+    choice_after: Mapped[str | None] = mapped_column(String(4))  # None for an undo
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Score(Base):
     """A meme's score under one model version: the ensemble mean and its spread."""
 

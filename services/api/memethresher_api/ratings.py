@@ -1,4 +1,4 @@
-"""Storing and undoing ratings, and asking for a retrain once enough have arrived.
+"""Storing, changing and undoing ratings, and asking for a retrain once enough have arrived.
 
 A save is one transaction of Core statements built once, reading and writing plain columns (it runs
 on every judgement): claim the acquisition pair, insert the rating, and count when a retrain may be
@@ -18,8 +18,9 @@ from typing import Any
 
 from memethresher_shared import coordination
 from memethresher_shared.db import get_engine
-from memethresher_shared.models import AcquisitionPair, Meme, ModelVersion, Rating, utcnow
+from memethresher_shared.models import AcquisitionPair, Meme, ModelVersion, Rating, RatingEdit, utcnow
 from memethresher_shared.observability import record_rating
+from memethresher_shared.rating_events import rating_events
 from sqlalchemy import Connection, Integer, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -170,14 +171,24 @@ def undo_rating(session: Session, rating: Rating) -> RatingOut:
         pair = session.get(AcquisitionPair, rating.acquisition_pair_id)
         if pair is not None and not others:
             pair.status = "pending"
+    session.add(RatingEdit(rating_id=rating.id, kind="undo", choice_before=rating.choice))
     session.delete(rating)
     return out
 
 
+def change_rating(session: Session, rating: Rating, choice: str) -> RatingOut:
+    """Give a rating a new choice; choosing what it already says changes nothing."""
+    if choice != rating.choice:
+        session.add(RatingEdit(rating_id=rating.id, kind="change", choice_before=rating.choice, choice_after=choice))
+        rating.choice = choice
+    return rating_out(rating)
+
+
 @functools.cache
 def _ratings_and_current_model_statement() -> Select[int, int | None]:
-    """Built once: it runs in every rating's transaction. Every rating row, and every rating row the
-    newest version of the encoder saw (current or not: a pinned version stays current)."""
+    """Built once: it runs in every rating's transaction. The rating events (new, changed or undone
+    ratings), and those the newest version of the encoder saw (current or not: a pinned version
+    stays current)."""
     current_n = (
         select(ModelVersion.n_ratings)
         .where(ModelVersion.encoder == bindparam("encoder"))
@@ -185,7 +196,7 @@ def _ratings_and_current_model_statement() -> Select[int, int | None]:
         .limit(1)
         .scalar_subquery()
     )
-    return select(func.count(Rating.id), current_n)
+    return select(rating_events(), current_n)
 
 
 def save_ratings(
@@ -217,7 +228,7 @@ def store_and_maybe_retrain(items: list[RatingIn], settings: ApiSettings, retrai
 
 
 def rating_counts(db: Database, encoder: str) -> tuple[int, int]:
-    """All ratings, and those the current model was trained on (one query)."""
+    """All rating events, and those the current model was trained on (one query)."""
     total, at_model = db.execute(_ratings_and_current_model_statement(), {"encoder": encoder}).one()
     return int(total), int(at_model or 0)
 

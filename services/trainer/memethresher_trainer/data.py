@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from memethresher_shared.models import CurationItem, Embedding, Meme, ModelVersion, Rating, Score
+from memethresher_shared.rating_events import rating_events
 from memethresher_shared.vectors import from_stored
 from memethresher_shared.versions import current_version as current_version
 from sqlalchemy import select
@@ -48,7 +49,8 @@ class RatingSnapshot:
     """The ratings one training read: the usable ones as pairs, and what identifies the snapshot."""
 
     pairs: Pairs
-    # Every rating row read, usable or not: the number the API compares with to decide a retrain.
+    # The rating events (new, changed or undone ratings) up to this snapshot: the number the API
+    # compares with to decide a retrain (`rating_events`).
     n_ratings: int
     last_rating: int  # the newest rating id read (0 when none)
 
@@ -58,6 +60,8 @@ def load_pairs(session: Session, vectors: Vectors, config: EnsembleConfig) -> Ra
     where = vectors.index()
     axes = {name: i for i, name in enumerate(config.axes)}
     a, b, target, axis = [], [], [], []
+    # Counted before the rows: an event landing between them is counted by the next training, never lost.
+    events = session.scalar(select(rating_events())) or 0
     rows = session.execute(select(Rating.id, Rating.a_id, Rating.b_id, Rating.choice, Rating.axis)).all()
     for row in rows:
         if row.a_id not in where or row.b_id not in where or row.axis not in axes:
@@ -69,7 +73,7 @@ def load_pairs(session: Session, vectors: Vectors, config: EnsembleConfig) -> Ra
         target.append(config.targets[row.choice])
         axis.append(axes[row.axis])
     pairs = Pairs(np.array(a), np.array(b), np.array(target), np.array(axis))
-    return RatingSnapshot(pairs, len(rows), max((row.id for row in rows), default=0))
+    return RatingSnapshot(pairs, events, max((row.id for row in rows), default=0))
 
 
 def rated_pairs(session: Session, vectors: Vectors) -> tuple[np.ndarray, np.ndarray]:

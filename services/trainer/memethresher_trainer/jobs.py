@@ -66,7 +66,7 @@ def save_version(
 ) -> ModelVersion:
     """A model version row, its loss curve and its artifact folder; not yet current.
 
-    Its `n_ratings` counts every rating row of the snapshot (what the API counts for a retrain);
+    Its `n_ratings` counts the rating events up to the snapshot (what the API counts for a retrain);
     the pairs it could learn from are `metrics["pairs"]`."""
     metrics = dict(result.metrics, last_rating_id=ratings.last_rating, pairs=len(ratings.pairs))
     config = result.model.config.to_dict()
