@@ -61,6 +61,33 @@ class RatingOut(BaseModel):
     created_at: datetime
 
 
+class RatingChangeIn(BaseModel):
+    """A new choice for a stored rating."""
+
+    choice: Choice
+
+
+class HistoryRatingOut(BaseModel):
+    """A stored rating as the History page shows it: both memes, and where the pair came from."""
+
+    id: int
+    a: MemeOut
+    b: MemeOut
+    choice: str
+    axis: str
+    origin: str
+    pair_id: int | None
+    batch_id: int | None  # the acquisition batch that asked for the pair (None: a random pair)
+    strategy: str | None
+    created_at: datetime
+
+
+class HistoryPageOut(BaseModel):
+    ratings: list[HistoryRatingOut]
+    # Pass as `before` for the next (older) page; None on the last page.
+    next_before: int | None
+
+
 class StatsOut(BaseModel):
     memes: int
     embedded: int

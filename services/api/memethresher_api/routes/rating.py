@@ -1,4 +1,4 @@
-"""JSON endpoints of the rating page: next pairs, ratings, undo, skip, stats."""
+"""JSON endpoints of the rating page: next pairs, ratings, skip, stats (undo: `routes.history`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from memethresher_shared import coordination
-from memethresher_shared.models import AcquisitionPair, Rating
+from memethresher_shared.models import AcquisitionPair
 from memethresher_shared.versions import current_version
 from pydantic import BaseModel
 
@@ -104,15 +104,6 @@ async def post_rating(body: RatingIn, settings: SettingsDep, request: Request) -
 async def post_ratings(body: RatingsIn, settings: SettingsDep, request: Request) -> list[RatingOut]:
     """Several ratings (one per axis) saved together: all or none."""
     return await store_and_maybe_retrain(request, body.ratings, settings)
-
-
-@router.delete("/ratings/{rating_id}", response_model=RatingOut)
-def delete_rating(rating_id: IdPath, session: SessionDep) -> RatingOut:
-    """Undo a rating; an acquisition pair goes back to pending."""
-    rating = session.get(Rating, rating_id)
-    if rating is None:
-        field_error("path", "rating_id", f"no rating {rating_id}", status=404)
-    return ratings.undo_rating(session, rating)
 
 
 @router.get("/stats", response_model=StatsOut)
