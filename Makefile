@@ -29,11 +29,14 @@ demo: install
 up: install
 	$(VENV)/bin/memethresher up
 
-test: install-dev
+# The static checks first: a lint or type error fails in seconds, before the tests take minutes.
+test: lint
 	$(VENV)/bin/pytest
 
+# ruff on everything; mypy on the packages (the files are listed in pyproject.toml).
 lint: install-dev
 	$(VENV)/bin/ruff check shared services benchmarks tests tools
+	$(VENV)/bin/mypy
 
 # The README's screenshots, from a real demo session in a temp folder (about a minute).
 screenshots: install-dev

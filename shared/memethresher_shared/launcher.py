@@ -69,7 +69,10 @@ def flower(settings: Settings) -> Child:
 
 def children(settings: Settings, metrics_port: int = 9100) -> list[Child]:
     """Every process of the system, in start order. Worker i serves metrics on `metrics_port + i` (0: off)."""
-    port = (lambda i: metrics_port + i if metrics_port else 0)  # noqa: E731
+
+    def port(i: int) -> int:
+        return metrics_port + i if metrics_port else 0
+
     data = settings.data_dir
     return [
         worker("crawler", "memethresher_crawler.tasks", "crawl", port(1), data, concurrency=2),

@@ -39,7 +39,7 @@ class JsonFormatter(logging.Formatter):
 
 def current_task_fields() -> dict[str, str]:
     """The id and name of the Celery task running in this thread, if any."""
-    task = _current_task._get_current_object()  # type: ignore[attr-defined]
+    task = _current_task._get_current_object()
     if task is None or task.request.id is None:
         return {}
     return {"task_id": str(task.request.id), "task_name": str(task.name)}

@@ -9,6 +9,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -43,7 +44,10 @@ class Encoder:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.precision = precision if device.type == "cuda" else "fp32"
         self.dtype = _weights_dtype(self.precision)
-        self.network = network.eval().requires_grad_(False).to(device, self.dtype, memory_format=self.memory_format)
+        # torch's stubs have no overload with memory_format beside device and dtype; torch takes all three.
+        self.network = network.eval().requires_grad_(False).to(  # type: ignore[call-overload]
+            device, self.dtype, memory_format=self.memory_format
+        )
         self.features = features
         self.preprocess = preprocess
         self.device = device
@@ -134,17 +138,18 @@ def get_encoder(encoder_id: str) -> Encoder:
 
 def _load_lite0(spec: EncoderSpec, device: torch.device, precision: str) -> Encoder:
     import timm
+    from timm.models.efficientnet import EfficientNet
 
-    network = timm.create_model("efficientnet_lite0", pretrained=False)
+    network = cast(EfficientNet, timm.create_model("efficientnet_lite0", pretrained=False))
     load_by_key_order(network, lite0_file())
-    config = network.pretrained_cfg
+    config = cast(dict[str, Any], network.pretrained_cfg)  # set by timm's builder, so untyped
     preprocess = PreprocessSpec(
         size=int(config["input_size"][-1]),
         resize_mode="shortest",
         crop_pct=float(config["crop_pct"]),
         interpolation=str(config["interpolation"]),
-        mean=tuple(config["mean"]),  # type: ignore[arg-type]
-        std=tuple(config["std"]),  # type: ignore[arg-type]
+        mean=tuple(config["mean"]),
+        std=tuple(config["std"]),
     )
 
     def pooled(batch: torch.Tensor) -> torch.Tensor:

@@ -54,7 +54,7 @@ def _decode(data: bytes, spec: PreprocessSpec) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise ImageRejected(f"image too large to embed: {width}x{height} pixels")

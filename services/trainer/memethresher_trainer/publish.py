@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from memethresher_shared.db import upsert_insert
@@ -14,7 +14,7 @@ from memethresher_shared.models import (
     Score,
     TrainingMetric,
 )
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from memethresher_trainer.acquire import Proposal
@@ -61,7 +61,7 @@ def upsert_scores(
         {"meme_id": int(m), "model_version_id": version_id, "mean": float(s), "spread": float(u)}
         for m, s, u in zip(meme_ids, mean, spread, strict=True)
     ]
-    table = Score.__table__
+    table = cast(Table, Score.__table__)
     for start in range(0, len(rows), 2000):
         stmt = upsert_insert(session, table).values(rows[start : start + 2000])
         stmt = stmt.on_conflict_do_update(

@@ -91,7 +91,7 @@ def login(
 ) -> Response:
     """Check the token and set a SameSite=Strict session cookie."""
     if not settings.api_token or not token_matches(token, settings.api_token):
-        response = _page(request, "login.html", next=_safe_next(next), error="That token is not right.")
+        response: Response = _page(request, "login.html", next=_safe_next(next), error="That token is not right.")
         response.status_code = 401
         return response
     response = RedirectResponse(_safe_next(next), status_code=303)

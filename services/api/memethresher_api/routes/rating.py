@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from memethresher_shared import coordination
@@ -32,7 +32,7 @@ from memethresher_api.schemas import (
 from memethresher_api.settings import ApiSettings
 
 router = APIRouter(prefix="/api", tags=["rating"])
-NOT_FOUND = {404: {"description": "Fewer than two embedded memes"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Fewer than two embedded memes"}}
 
 
 def json_of(model: BaseModel, status_code: int = 200) -> Response:
