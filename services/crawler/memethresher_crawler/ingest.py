@@ -12,6 +12,7 @@ from typing import Any
 
 from memethresher_shared.db import session_scope, upsert_insert
 from memethresher_shared.models import Meme, Post, PostMeme, Source, utcnow
+from memethresher_shared.portable.apply import meme_ids as memes_by_sha
 from memethresher_shared.portable.pending import apply_pending
 from memethresher_shared.store import ImageStore
 from sqlalchemy import Connection, Table, bindparam, select, update
@@ -82,7 +83,7 @@ def _meme_ids(connection: Connection, store: ImageStore, items: Sequence[Taken])
     for item in items:
         for image in item.images:
             first.setdefault(image.sha256, (item.post, image))
-    ids = _existing_memes(connection, list(first))
+    ids = memes_by_sha(connection, list(first))
     rows = []
     for sha, (post, image) in first.items():
         if sha in ids:
@@ -97,16 +98,8 @@ def _meme_ids(connection: Connection, store: ImageStore, items: Sequence[Taken])
     ids.update(created)
     apply_pending(connection, created)  # imported ratings and labels that waited for these images
     missing = [sha for sha in first if sha not in ids]
-    ids.update(_existing_memes(connection, missing))  # inserted by another worker meanwhile
+    ids.update(memes_by_sha(connection, missing))  # inserted by another worker meanwhile
     return ids, set(created)
-
-
-def _existing_memes(connection: Connection, shas: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for start in range(0, len(shas), 500):
-        query = select(MEMES.c.sha256, MEMES.c.id).where(MEMES.c.sha256.in_(shas[start : start + 500]))
-        found.update({sha: meme_id for sha, meme_id in connection.execute(query).all()})
-    return found
 
 
 def _link(connection: Connection, post_ids: dict[str, int], taken: Sequence[Taken], meme_ids: dict[str, int]) -> None:

@@ -18,6 +18,7 @@ VERSIONS: Table = ModelVersion.__table__  # type: ignore[assignment]
 
 
 def meme_ids(connection: Connection, shas: list[str]) -> dict[str, int]:
+    """{sha256: id} of those of `shas` that are memes here (asked 500 at a time)."""
     found: dict[str, int] = {}
     for start in range(0, len(shas), 500):
         query = select(MEMES.c.sha256, MEMES.c.id).where(MEMES.c.sha256.in_(shas[start : start + 500]))
