@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
-import socket
 import threading
 import time
 from collections import deque
@@ -17,7 +16,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -25,6 +23,7 @@ from starlette.routing import Route
 
 from tests.support.bad_bodies import bad_response, stall
 from tests.support.image_hosts import ImageHosts, ThroughFake
+from tests.support.loopback import LoopbackServer
 from tests.support.reddit_doors import Doors
 from tests.support.reddit_pages import LOGIN, atom_feed
 from tests.support.reddit_posts import listing
@@ -69,13 +68,8 @@ class FakeReddit:
         self._window_used = 0
         self._lock = threading.Lock()
         # www.reddit.com, oauth.reddit.com and old.reddit.com, each a port of its own.
-        self._sockets = {host: socket.create_server(("127.0.0.1", 0)) for host in ("www", "oauth", "old")}
-        self._ports = {s.getsockname()[1]: host for host, s in self._sockets.items()}
-        self.base_url, self.oauth_url, self.old_url = (
-            f"http://127.0.0.1:{self._sockets[host].getsockname()[1]}" for host in ("www", "oauth", "old")
-        )
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback = LoopbackServer("fake Reddit", hosts=("www", "oauth", "old"))
+        self.base_url, self.oauth_url, self.old_url = (self._loopback.urls[h] for h in ("www", "oauth", "old"))
 
     # ---- content -------------------------------------------------------------------------
     def add_image(self, name: str, data: bytes) -> str:
@@ -170,7 +164,7 @@ class FakeReddit:
 
     async def _door(self, request: Request) -> Response:
         """Every listing and feed: which host was asked, and whether it lets this request in."""
-        host = self._ports.get(request.scope["server"][1], "www")
+        host = self._loopback.ports.get(request.scope["server"][1], "www")
         self.user_agents.add(request.headers.get("user-agent", ""))
         if host == "old":
             return RedirectResponse(f"{self.base_url}/login/?dest={request.url.path}", 302)
@@ -288,27 +282,11 @@ class FakeReddit:
         ])  # fmt: skip
 
     def start(self) -> FakeReddit:
-        config = uvicorn.Config(self.app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
-        self._server = uvicorn.Server(config)
-        sockets = list(self._sockets.values())
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": sockets}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake Reddit did not start")
-            time.sleep(0.01)
+        self._loopback.serve(self.app())
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(10)
-            if self._thread.is_alive():
-                self._server.force_exit = True
-                self._thread.join(5)
-        for sock in self._sockets.values():
-            sock.close()
+        self._loopback.shut()
 
     def __enter__(self) -> FakeReddit:
         return self.start()

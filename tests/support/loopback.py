@@ -11,19 +11,23 @@ import uvicorn
 
 
 class LoopbackServer:
-    """Serves `app` on 127.0.0.1 at a free port (`base_url`) from `start()` until `stop()`."""
+    """Serves `app` on 127.0.0.1 from `serve()` until `shut()`, at a free port for each of `hosts`
+    (`urls[host]`; `base_url` is the first), so one app can stand in for several hosts."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, hosts: tuple[str, ...] = ("main",)) -> None:
         self.name = name
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        self.base_url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        self._sockets = {host: socket.create_server(("127.0.0.1", 0)) for host in hosts}
+        self.ports = {sock.getsockname()[1]: host for host, sock in self._sockets.items()}
+        self.urls = {host: f"http://127.0.0.1:{port}" for port, host in self.ports.items()}
+        self.base_url = self.urls[hosts[0]]
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
     def serve(self, app: Any) -> None:
         config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        sockets = list(self._sockets.values())
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": sockets}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -38,4 +42,5 @@ class LoopbackServer:
             if self._thread.is_alive():
                 self._server.force_exit = True
                 self._thread.join(5)
-        self._socket.close()
+        for sock in self._sockets.values():
+            sock.close()
