@@ -267,3 +267,21 @@ class PendingImport(Base):
     sha_b: Mapped[str | None] = mapped_column(String(64), index=True)  # ratings only
     record: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the line as exported
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EncoderSwitch(Base):
+    """One switch from the active encoder to another, blue/green: the newest `done` row names the active
+    encoder (the setting does before any), a row still embedding, training or comparing is the pending one."""
+
+    __tablename__ = "encoder_switches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    encoder: Mapped[str] = mapped_column(String(128))  # the encoder switched to
+    previous: Mapped[str] = mapped_column(String(128))  # the one active when the switch began
+    # embedding | training | comparing | done | rejected | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="embedding", index=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)  # memes to embed when it began
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"))
+    comparison: Mapped[dict[str, Any]] = mapped_column(default=dict)  # old and new model on the same pairs
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected or cancelled
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
