@@ -164,6 +164,8 @@ class AcquisitionBatch(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), index=True)
     strategy: Mapped[str] = mapped_column(String(32))  # variance | uncertainty | bald | random
+    # The rating axis whose head chose the pairs (each axis gets its own batch per training).
+    axis: Mapped[str] = mapped_column(String(32), default="overall", server_default="overall")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -221,24 +223,29 @@ class RatingEdit(Base):
 
 
 class Score(Base):
-    """A meme's score under one model version: the ensemble mean and its spread."""
+    """A meme's score under one model version on one rating axis: the ensemble mean and its spread."""
 
     __tablename__ = "scores"
     meme_id: Mapped[int] = mapped_column(ForeignKey("memes.id", ondelete="CASCADE"), primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
+    axis: Mapped[str] = mapped_column(String(32), primary_key=True, default="overall", server_default="overall")
     mean: Mapped[float] = mapped_column(Float)
     spread: Mapped[float] = mapped_column(Float)
-    __table_args__ = (Index("ix_scores_version_mean", "model_version_id", "mean"),)
+    __table_args__ = (Index("ix_scores_version_axis_mean", "model_version_id", "axis", "mean"),)
 
 
 class CurationItem(Base):
-    """A high-scoring meme waiting for the user to keep (with a name) or discard."""
+    """A high-scoring meme waiting for the user to keep (with a name) or discard.
+
+    One item per meme, whichever axes score it high: keeping copies the meme into the library once,
+    so the decision is about the meme. `axis` is the axis whose threshold queued it (the first to)."""
 
     __tablename__ = "curation_queue"
     id: Mapped[int] = mapped_column(primary_key=True)
     meme_id: Mapped[int] = mapped_column(ForeignKey("memes.id", ondelete="CASCADE"), unique=True)
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"))
-    score: Mapped[float] = mapped_column(Float)
+    axis: Mapped[str] = mapped_column(String(32), default="overall", server_default="overall", index=True)
+    score: Mapped[float] = mapped_column(Float)  # on `axis`
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|kept|discarded
     name: Mapped[str | None] = mapped_column(String(256))
     library_path: Mapped[str | None] = mapped_column(String(1024))  # file name inside LIBRARY_DIR

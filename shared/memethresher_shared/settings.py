@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "MEMETHRESHER_"
@@ -48,6 +49,8 @@ class Settings(BaseSettings):
     retrain_every: int = Field(default=20, ge=1, description="new ratings that trigger a retrain")
     acquisition_batch_size: int = Field(default=64, ge=2)
     curation_top_fraction: float = Field(default=0.05, gt=0, le=1)
+    # An axis' own share, e.g. {"funny": 0.02}; an axis not named takes `curation_top_fraction`.
+    curation_top_fraction_by_axis: dict[str, float] = Field(default_factory=dict)
     near_duplicate_cosine: float = Field(default=0.95, gt=0, le=1)
     # An unacknowledged task (its worker vanished) goes back on its queue after this long.
     task_visibility_timeout_s: int = Field(default=900, ge=10)
@@ -66,6 +69,19 @@ class Settings(BaseSettings):
     def all_axes(self) -> tuple[str, ...]:
         """Every axis a rating may have: "overall" first, then the extra ones."""
         return (OVERALL, *self.rating_axes)
+
+    @model_validator(mode="after")
+    def _fractions_of_known_axes(self) -> Self:
+        for axis, fraction in self.curation_top_fraction_by_axis.items():
+            if axis not in self.all_axes:
+                raise ValueError(f"MEMETHRESHER_CURATION_TOP_FRACTION_BY_AXIS: {axis!r} is not one of {self.all_axes}")
+            if not 0 < fraction <= 1:
+                raise ValueError(f"MEMETHRESHER_CURATION_TOP_FRACTION_BY_AXIS: {axis!r} needs a share in (0, 1]")
+        return self
+
+    def curation_top_fraction_of(self, axis: str) -> float:
+        """The share of scored memes the curation queue takes on `axis`."""
+        return self.curation_top_fraction_by_axis.get(axis, self.curation_top_fraction)
 
     @field_validator("database_url")
     @classmethod

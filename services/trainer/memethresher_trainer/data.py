@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from memethresher_shared.models import CurationItem, Embedding, Meme, ModelVersion, Rating, Score
 from memethresher_shared.rating_events import rating_events
+from memethresher_shared.settings import OVERALL
 from memethresher_shared.vectors import from_stored
 from memethresher_shared.versions import current_version as current_version
 from sqlalchemy import select
@@ -99,8 +100,9 @@ def pinned_version(session: Session, encoder: str) -> ModelVersion | None:
     return session.execute(query.order_by(ModelVersion.id.desc())).scalars().first()
 
 
-def version_scores(session: Session, version_id: int) -> np.ndarray:
-    rows = session.execute(select(Score.mean).where(Score.model_version_id == version_id)).scalars().all()
+def version_scores(session: Session, version_id: int, axis: str = OVERALL) -> np.ndarray:
+    query = select(Score.mean).where(Score.model_version_id == version_id, Score.axis == axis)
+    rows = session.execute(query).scalars().all()
     return np.array(rows, dtype=np.float64)
 
 

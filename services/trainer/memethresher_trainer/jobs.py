@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 from memethresher_shared.models import ModelVersion
+from memethresher_shared.settings import OVERALL
 from sqlalchemy.orm import Session
 
 from memethresher_trainer import artifacts, data, publish
@@ -116,38 +117,66 @@ def train(session: Session, settings: TrainerSettings, encoder: str) -> dict[str
     return outcome | publish_version(session, settings, current, td.vectors)
 
 
+def version_axes(version: ModelVersion) -> tuple[str, ...]:
+    """The axes a version has heads for, in head order (a version from before the axes: overall)."""
+    return tuple(version.config.get("axes") or (OVERALL,))
+
+
 def score(
     session: Session, settings: TrainerSettings, version: ModelVersion, vectors: data.Vectors
-) -> tuple[np.ndarray, np.ndarray]:
-    """Store `version`'s scores of `vectors`; returns per-member scores (N, M) and each meme's score."""
-    member = artifacts.load_wide(Path(version.artifact)).member_scores(vectors.matrix)[:, :, 0]
-    mean, spread = summarize(member, settings.score_summary)
-    publish.upsert_scores(session, version.id, vectors.ids, mean, spread)
-    return member, mean
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Store `version`'s scores of `vectors` on each of its axes; returns per-member scores (N, M, A)
+    and each axis' scores (N,)."""
+    member = artifacts.load_wide(Path(version.artifact)).member_scores(vectors.matrix)
+    means: dict[str, np.ndarray] = {}
+    for head, axis in enumerate(version_axes(version)):
+        mean, spread = summarize(member[:, :, head], settings.score_summary)
+        publish.upsert_scores(session, version.id, axis, vectors.ids, mean, spread)
+        means[axis] = mean
+    return member, means
+
+
+def acquire(
+    session: Session, settings: TrainerSettings, version: ModelVersion, vectors: data.Vectors, member: np.ndarray
+) -> dict[str, tuple[int | None, int]]:
+    """One acquisition batch per axis, chosen with that axis' head: {axis: (batch id, pairs)}.
+
+    A pair one axis chose is not chosen again by the next: the rating page asks every axis of a pair."""
+    exclude = data.rated_pairs(session, vectors)
+    batches = {}
+    for head, axis in enumerate(version_axes(version)):
+        proposal = propose(
+            member[:, :, head],
+            settings.acquisition_batch_size,
+            settings.acquisition_strategy,
+            exclude=exclude,
+            max_per_meme=settings.acquisition_max_per_meme,
+            random_fraction=settings.acquisition_random_fraction,
+            seed=version.id + head,
+        )
+        batches[axis] = (publish.publish_batch(session, version.id, proposal, vectors.ids, axis), len(proposal.a))
+        exclude = (np.concatenate([exclude[0], proposal.a]), np.concatenate([exclude[1], proposal.b]))
+    return batches
 
 
 def publish_version(
     session: Session, settings: TrainerSettings, version: ModelVersion, vectors: data.Vectors | None = None
 ) -> dict[str, Any]:
-    """For a version that just became current: score every meme, new acquisition batch, curation."""
+    """For a version that just became current: score every meme on every axis, a new acquisition batch
+    and curation per axis."""
     vectors = vectors if vectors is not None else data.load_vectors(session, version.encoder)
-    member, mean = score(session, settings, version, vectors)
-    proposal = propose(
-        member,
-        settings.acquisition_batch_size,
-        settings.acquisition_strategy,
-        exclude=data.rated_pairs(session, vectors),
-        max_per_meme=settings.acquisition_max_per_meme,
-        random_fraction=settings.acquisition_random_fraction,
-        seed=version.id,
-    )
-    batch_id = publish.publish_batch(session, version.id, proposal, vectors.ids)
-    queued = curate(session, settings, version, vectors, mean, all_scores=mean)
+    member, means = score(session, settings, version, vectors)
+    batches = acquire(session, settings, version, vectors, member)
+    queued = {axis: curate(session, settings, version, vectors, mean, mean, axis) for axis, mean in means.items()}
     return {
         "scored": len(vectors.ids),
-        "acquisition_batch_id": batch_id,
-        "pairs": len(proposal.a),
-        "queued": queued,
+        "acquisition_batch_id": batches[version_axes(version)[0]][0],
+        "pairs": sum(pairs for _, pairs in batches.values()),
+        "queued": sum(queued.values()),
+        "by_axis": {
+            axis: {"acquisition_batch_id": batch_id, "pairs": pairs, "queued": queued[axis]}
+            for axis, (batch_id, pairs) in batches.items()
+        },
     }
 
 
@@ -158,17 +187,21 @@ def curate(
     vectors: data.Vectors,
     mean: np.ndarray,
     all_scores: np.ndarray,
+    axis: str = OVERALL,
 ) -> int:
-    """Queue the memes among `vectors` that reach the top fraction of `all_scores`; returns how many."""
+    """Queue the memes among `vectors` whose `mean` on `axis` reaches that axis' top fraction of
+    `all_scores`; returns how many. A meme already queued, by any axis, is not queued again."""
     queued = data.queued_memes(session)
     fresh = np.array([int(m) not in queued for m in vectors.ids], dtype=bool)
     if not fresh.any():
         return 0
-    threshold = score_threshold(all_scores, settings.curation_top_fraction)
+    threshold = score_threshold(all_scores, settings.curation_top_fraction_of(axis))
     blockers = data.curation_blockers(session, version.encoder)
     picked = pick_for_curation(mean[fresh], vectors.matrix[fresh], threshold, blockers, settings.near_duplicate_cosine)
     ids = vectors.ids[fresh][picked]
-    publish.queue_for_curation(session, version.id, [int(i) for i in ids], [float(s) for s in mean[fresh][picked]])
+    scores = [float(s) for s in mean[fresh][picked]]
+    publish.queue_for_curation(session, version.id, [int(i) for i in ids], scores, axis)
+    session.flush()  # the next axis sees these as queued and as blockers
     return len(ids)
 
 
@@ -180,7 +213,10 @@ def score_memes(session: Session, settings: TrainerSettings, meme_ids: list[int]
     vectors = data.load_vectors(session, version.encoder, meme_ids)
     if len(vectors.ids) == 0:
         return {"status": "skipped", "reason": "no vectors for these memes", "model_version_id": version.id}
-    _, mean = score(session, settings, version, vectors)
+    _, means = score(session, settings, version, vectors)
     session.flush()
-    queued = curate(session, settings, version, vectors, mean, data.version_scores(session, version.id))
+    queued = sum(
+        curate(session, settings, version, vectors, mean, data.version_scores(session, version.id, axis), axis)
+        for axis, mean in means.items()
+    )
     return {"status": "scored", "model_version_id": version.id, "scored": len(vectors.ids), "queued": queued}

@@ -14,6 +14,7 @@ from memethresher_shared.models import (
     Score,
     TrainingMetric,
 )
+from memethresher_shared.settings import OVERALL
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
@@ -54,33 +55,35 @@ def make_current(session: Session, version: ModelVersion, chosen: bool = False) 
 
 
 def upsert_scores(
-    session: Session, version_id: int, meme_ids: np.ndarray, mean: np.ndarray, spread: np.ndarray
+    session: Session, version_id: int, axis: str, meme_ids: np.ndarray, mean: np.ndarray, spread: np.ndarray
 ) -> None:
-    """Scores of one version; writing them again replaces them."""
+    """Scores of one version on one axis; writing them again replaces them."""
     rows = [
-        {"meme_id": int(m), "model_version_id": version_id, "mean": float(s), "spread": float(u)}
+        {"meme_id": int(m), "model_version_id": version_id, "axis": axis, "mean": float(s), "spread": float(u)}
         for m, s, u in zip(meme_ids, mean, spread, strict=True)
     ]
     table = cast(Table, Score.__table__)
     for start in range(0, len(rows), 2000):
         stmt = upsert_insert(session, table).values(rows[start : start + 2000])
         stmt = stmt.on_conflict_do_update(
-            index_elements=["meme_id", "model_version_id"],
+            index_elements=["meme_id", "model_version_id", "axis"],
             set_={"mean": stmt.excluded.mean, "spread": stmt.excluded.spread},
         )
         session.execute(stmt)
 
 
-def publish_batch(session: Session, version_id: int, proposal: Proposal, meme_ids: np.ndarray) -> int | None:
-    """A new acquisition batch; pairs still pending from the encoder's older batches become superseded
-    (the newer model chose with more ratings), apart from the pairs the user skipped."""
+def publish_batch(
+    session: Session, version_id: int, proposal: Proposal, meme_ids: np.ndarray, axis: str = OVERALL
+) -> int | None:
+    """A new acquisition batch on `axis`; pairs still pending from the encoder's older batches of that
+    axis become superseded (the newer model chose with more ratings), apart from the pairs the user skipped."""
     if len(proposal.a) == 0:
         return None
     encoder = select(ModelVersion.encoder).where(ModelVersion.id == version_id).scalar_subquery()
     same_encoder = (
         select(AcquisitionBatch.id)
         .join(ModelVersion, ModelVersion.id == AcquisitionBatch.model_version_id)
-        .where(ModelVersion.encoder == encoder)
+        .where(ModelVersion.encoder == encoder, AcquisitionBatch.axis == axis)
     )
     session.execute(
         update(AcquisitionPair)
@@ -88,7 +91,7 @@ def publish_batch(session: Session, version_id: int, proposal: Proposal, meme_id
         .values(status="superseded")
         .execution_options(synchronize_session=False)
     )
-    batch = AcquisitionBatch(model_version_id=version_id, strategy=proposal.strategy)
+    batch = AcquisitionBatch(model_version_id=version_id, strategy=proposal.strategy, axis=axis)
     session.add(batch)
     session.flush()
     session.add_all(
@@ -104,12 +107,15 @@ def publish_batch(session: Session, version_id: int, proposal: Proposal, meme_id
     return batch.id
 
 
-def queue_for_curation(session: Session, version_id: int, meme_ids: list[int], scores: list[float]) -> None:
-    """Pending curation items; a meme already queued (by a concurrent scorer) is left as it is."""
+def queue_for_curation(
+    session: Session, version_id: int, meme_ids: list[int], scores: list[float], axis: str = OVERALL
+) -> None:
+    """Pending curation items queued by `axis`' threshold; a meme already queued (by another axis or a
+    concurrent scorer) is left as it is."""
     if not meme_ids:
         return
     rows = [
-        {"meme_id": m, "model_version_id": version_id, "score": s, "status": "pending"}
+        {"meme_id": m, "model_version_id": version_id, "axis": axis, "score": s, "status": "pending"}
         for m, s in zip(meme_ids, scores, strict=True)
     ]
     stmt = upsert_insert(session, CurationItem).values(rows).on_conflict_do_nothing(index_elements=["meme_id"])
