@@ -33,8 +33,11 @@ class Settings(BaseSettings):
     # Empty means "start an embedded Redis" (only `memethresher up` does that).
     broker_url: str = ""
     storage: Path = Path("./data/images")
-    # Encoder id "<architecture>:<weights tag>", as in open_clip; see the embedder's registry.
+    # Encoder id "<architecture>:<weights tag>", as in open_clip (see encoder_registry): the initial one;
+    # an encoder switch (encoder_state) replaces it without a restart.
     embedder: str = "efficientnet_lite0:imagenet"
+    # An encoder switch trains the new encoder's model once this share of memes has its vectors.
+    encoder_switch_coverage: float = Field(default=0.95, gt=0, le=1)
     library_dir: Path = Path("./data/library")
     # `memethresher backup` writes timestamped folders here and keeps the newest `backup_keep`.
     backup_dir: Path = Path("./data/backups")

@@ -24,6 +24,8 @@ EMBED_MISSING = "embedder.embed_missing"  # () — re-embed memes with no vector
 TRAIN = "trainer.train"  # (encoder: str | None) — coalesced, one at a time per encoder
 MAKE_CURRENT = "trainer.make_current"  # (model_version_id: int) — under the training lock; rescores, new batch
 SWEEP = "trainer.sweep"  # (encoder: str | None, grid: list[dict] | None) — group + chord over trainer workers
+# () — a pending encoder switch: train once its vectors cover enough memes, compare, complete or reject
+SWITCH_CHECK = "trainer.encoder_switch"
 # trainer: scoring
 SCORE_MEMES = "scorer.score_memes"  # (meme_ids: list[int]) — score newly embedded memes with the current model
 SCORE_ALL = "scorer.score_all"  # () — rescore everything with the current model, refill curation

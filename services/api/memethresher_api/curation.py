@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from memethresher_shared.models import CurationItem, Embedding, Meme, Score
+from memethresher_shared.encoder_state import serving_encoder
 from memethresher_shared.settings import Settings
 from memethresher_shared.store import EXTENSIONS, ImageStore
 from memethresher_shared.vectors import from_stored
@@ -78,7 +79,7 @@ def threshold_offset(scored: int, top_fraction: float) -> int:
 
 
 def current_ranking(session: Session, settings: Settings) -> Ranking:
-    model = current_version(session, settings.embedder)
+    model = current_version(session, serving_encoder(settings.embedder))
     if model is None:
         return Ranking(None, None, settings.curation_top_fraction)
     scored = session.scalar(select(func.count()).where(Score.model_version_id == model.id)) or 0
@@ -97,7 +98,7 @@ def current_ranking(session: Session, settings: Settings) -> Ranking:
 def item_out(session: Session, item: CurationItem, settings: Settings, ranking: Ranking) -> CurationItemOut:
     meme = session.get_one(Meme, item.meme_id)
     score = session.get(Score, (item.meme_id, ranking.version_id)) if ranking.version_id else None
-    encoder = settings.embedder
+    encoder = serving_encoder(settings.embedder)
     duplicate = near_duplicate(session, item.meme_id, encoder) if item.status == "pending" else None
     pending = session.scalar(select(func.count(CurationItem.id)).where(CurationItem.status == "pending"))
     flagged = duplicate is not None and duplicate[1] >= settings.near_duplicate_cosine

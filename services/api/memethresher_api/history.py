@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from memethresher_shared import coordination
 from memethresher_shared.db import session_scope
+from memethresher_shared.encoder_state import serving_encoder
 from memethresher_shared.models import AcquisitionBatch, AcquisitionPair, Meme, Rating
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -109,8 +110,8 @@ def edit_and_maybe_retrain(
             raise NotFound(f"no rating {rating_id}", "path", "rating_id")
         out = edit(session, rating)
         session.flush()
-        events, at_model = ratings.rating_counts(session, settings.embedder)
+        events, at_model = ratings.rating_counts(session, serving_encoder(settings.embedder))
     # After the commit, so the training that starts reads the edit.
     if coordination.retrain_due(events, at_model, settings.retrain_every):
-        retrain.ask(settings.embedder)
+        retrain.ask(serving_encoder(settings.embedder))
     return out

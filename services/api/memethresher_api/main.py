@@ -18,7 +18,17 @@ from memethresher_api.errors import ApiError
 from memethresher_api.folders import folder_problems
 from memethresher_api.offered import OfferedPairs
 from memethresher_api.ratings import RetrainRequests
-from memethresher_api.routes import admin, curation, evaluation, history, images, pages, rating, reddit_access
+from memethresher_api.routes import (
+    admin,
+    curation,
+    encoders,
+    evaluation,
+    history,
+    images,
+    pages,
+    rating,
+    reddit_access,
+)
 from memethresher_api.schemas import HealthOut
 from memethresher_api.security import SecurityMiddleware
 from memethresher_api.settings import get_api_settings
@@ -51,7 +61,7 @@ def create_app() -> FastAPI:
     )
     app.add_exception_handler(ApiError, refused)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (rating, history, curation, evaluation, admin, reddit_access, images, pages):
+    for module in (rating, history, curation, evaluation, admin, encoders, reddit_access, images, pages):
         app.include_router(module.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=HealthOut, tags=["health"])
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["health"], include_in_schema=False)

@@ -11,7 +11,7 @@ from typing import Any
 import redis
 from celery import Task
 from celery.signals import worker_ready
-from memethresher_shared import tasks
+from memethresher_shared import encoder_state, encoder_switch, tasks
 from memethresher_shared.celery_app import app, send
 from memethresher_shared.coordination import redis_client, send_once
 from memethresher_shared.db import session_scope
@@ -37,9 +37,13 @@ SWEEP_COALESCE_S = 60
 
 @app.task(name=tasks.EMBED_BATCH, bind=True, acks_late=True, reject_on_worker_lost=True)
 def embed_batch(self: Task, meme_ids: list[int], encoder: str | None = None) -> dict[str, Any]:
-    """Embed a batch of memes with `encoder` (default: the configured one), then have them scored."""
+    """Embed a batch of memes with `encoder` (default: the active one), then have them scored."""
     settings = get_embedder_settings()
-    encoder_id = encoder or settings.embedder
+    with session_scope() as session:
+        serving = encoder_state.encoders_to_embed(session, settings.embedder)
+    if encoder is None and len(serving) > 1:  # new memes during a switch: the pending encoder needs them too
+        send(tasks.EMBED_BATCH, meme_ids, serving[1])
+    encoder_id = encoder or serving[0]
     model = get_encoder(encoder_id)
     pool = prep_pool(settings.embed_prep_workers)
     model_batch = model.batch_size(settings.embed_model_batch)
@@ -48,22 +52,29 @@ def embed_batch(self: Task, meme_ids: list[int], encoder: str | None = None) -> 
         log.warning("meme %d not embedded: %s", meme_id, reason)
         record_image_failed("embed", failure_label(reason))
     record_images_embedded(len(report.embedded), encoder_id)
-    # Scores come from models trained on the configured encoder; other vectors wait for a switch.
-    if report.embedded and encoder_id == settings.embedder:
+    # Scores come from models trained on the active encoder; a pending one's vectors move its switch on.
+    if report.embedded and encoder_id == serving[0]:
         send(tasks.SCORE_MEMES, report.embedded)
+    elif encoder_id in serving:
+        encoder_switch.request_check(redis_client())
     return {**report.summary(), "worker": self.request.hostname}
 
 
 @app.task(name=tasks.EMBED_MISSING, acks_late=True, reject_on_worker_lost=True)
 def embed_missing() -> dict[str, Any]:
-    """Enqueue batches, newest memes first, for every meme without a vector for the configured encoder."""
+    """Enqueue batches, newest memes first, for every meme without a vector of the active encoder or of
+    the pending one of a switch."""
     settings = get_embedder_settings()
     with session_scope() as session:
-        missing = memes_missing_vectors(session, settings.embedder)
-    batches = chunked(missing, settings.embed_batch_size)
-    for batch in batches:
-        send(tasks.EMBED_BATCH, batch, settings.embedder)
-    return {"encoder": settings.embedder, "memes": len(missing), "batches": len(batches)}
+        encoders = encoder_state.encoders_to_embed(session, settings.embedder)
+        missing = {encoder: memes_missing_vectors(session, encoder) for encoder in encoders}
+    batches = {encoder: chunked(ids, settings.embed_batch_size) for encoder, ids in missing.items()}
+    for encoder, chunks in batches.items():
+        for batch in chunks:
+            send(tasks.EMBED_BATCH, batch, encoder)
+    active = encoders[0]
+    pending = {encoder: len(missing[encoder]) for encoder in encoders[1:]}
+    return {"encoder": active, "memes": len(missing[active]), "batches": len(batches[active]), "pending": pending}
 
 
 def request_sweep(client: redis.Redis, encoder: str) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from memethresher_shared import encoder_state
 from memethresher_shared.models import ModelVersion
 from memethresher_shared.settings import OVERALL
 from sqlalchemy.orm import Session
@@ -206,10 +207,11 @@ def curate(
 
 
 def score_memes(session: Session, settings: TrainerSettings, meme_ids: list[int] | None) -> dict[str, Any]:
-    """Score memes (all when `meme_ids` is None) with the current version, then curate them."""
-    version = data.current_version(session, settings.embedder)
+    """Score memes (all when `meme_ids` is None) with the active encoder's current version, then curate them."""
+    encoder = encoder_state.active_encoder(session, settings.embedder)
+    version = data.current_version(session, encoder)
     if version is None:
-        return {"status": "skipped", "reason": f"no model for encoder {settings.embedder} yet"}
+        return {"status": "skipped", "reason": f"no model for encoder {encoder} yet"}
     vectors = data.load_vectors(session, version.encoder, meme_ids)
     if len(vectors.ids) == 0:
         return {"status": "skipped", "reason": "no vectors for these memes", "model_version_id": version.id}

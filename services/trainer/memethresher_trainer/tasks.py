@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from celery import Task, chord, group
-from memethresher_shared import coordination
+from memethresher_shared import coordination, encoder_state, encoder_switch
 from memethresher_shared import tasks as names
 from memethresher_shared.celery_app import app
 from memethresher_shared.coordination import LockHeld
@@ -17,7 +17,7 @@ from memethresher_shared.db import session_scope
 from memethresher_shared.models import ModelVersion
 from memethresher_shared.observability import install_worker_observability, record_training_run
 
-from memethresher_trainer import data, jobs, publish
+from memethresher_trainer import data, jobs, publish, switch
 from memethresher_trainer.settings import get_trainer_settings
 
 install_worker_observability(app, "trainer")
@@ -40,10 +40,15 @@ def training_slot(encoder: str) -> AbstractContextManager[object]:
     return coordination.held_training_lock(coordination.redis_client(), encoder)
 
 
+def active_encoder(default: str) -> str:
+    with session_scope() as session:
+        return encoder_state.active_encoder(session, default)
+
+
 @app.task(name=names.TRAIN, bind=True, max_retries=720)
 def train(self: Task, encoder: str | None = None) -> dict[str, Any]:
     settings = get_trainer_settings()
-    encoder = encoder or settings.embedder
+    encoder = encoder or active_encoder(settings.embedder)
     # Cleared first, so ratings that arrive while this runs queue the next training.
     coordination.clear_retrain_request(coordination.redis_client(), encoder)
     try:
@@ -58,6 +63,23 @@ def train(self: Task, encoder: str | None = None) -> dict[str, Any]:
     val_loss = outcome.get("metrics", {}).get("val_loss") if published else None
     record_training_run(encoder, "published" if published else "skipped", val_loss)
     return outcome
+
+
+@app.task(name=names.SWITCH_CHECK, bind=True, max_retries=720)
+def advance_switch(self: Task) -> dict[str, Any]:
+    """The pending encoder switch, moved on under its encoder's training lock (one look at a time)."""
+    settings = get_trainer_settings()
+    encoder_switch.clear_check_request(coordination.redis_client())
+    with session_scope() as session:
+        pending = encoder_state.pending_switch(session)
+        if pending is None:
+            return {"status": "idle"}
+        encoder = pending.encoder
+    try:
+        with training_slot(encoder), session_scope() as session:
+            return switch.advance(session, settings)
+    except LockHeld:
+        raise self.retry(countdown=settings.train_retry_s) from None
 
 
 @app.task(name=names.SCORE_MEMES)
@@ -75,7 +97,7 @@ def score_all() -> dict[str, Any]:
 @app.task(name=names.SWEEP)
 def sweep(encoder: str | None = None, grid: list[dict[str, Any]] | None = None) -> str:
     """Fan the grid out over trainer workers; the best validation loss becomes current."""
-    encoder = encoder or get_trainer_settings().embedder
+    encoder = encoder or active_encoder(get_trainer_settings().embedder)
     header = group(sweep_fit.s(encoder, overrides) for overrides in (grid or DEFAULT_GRID))
     return str(chord(header)(sweep_pick.s(encoder)).id)
 

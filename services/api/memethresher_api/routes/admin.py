@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 from memethresher_shared import coordination, sources, tasks
 from memethresher_shared.celery_app import send
+from memethresher_shared.encoder_state import serving_encoder
 from memethresher_shared.models import Meme, ModelVersion, Source
 from memethresher_shared.source_edits import edit_source
 from sqlalchemy import select, update
@@ -40,7 +41,7 @@ def dashboard(session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     """Counts, queue depths from the broker, and live workers."""
     reachable = broker.broker_reachable(settings.broker_url)
     return {
-        "stats": queries.stats(session, settings.embedder).model_dump(),
+        "stats": queries.stats(session, serving_encoder(settings.embedder)).model_dump(),
         "broker_reachable": reachable,
         "queues": broker.queue_depths(settings.broker_url) if reachable else None,
         "workers": broker.live_workers(settings.worker_ping_timeout_s) if reachable else None,
@@ -62,7 +63,7 @@ def retry_meme(meme_id: IdPath, session: SessionDep, settings: SettingsDep) -> Q
         field_error("path", "meme_id", f"no meme {meme_id}", status=404)
     meme.status, meme.failure_reason = "new", None
     session.commit()
-    return _enqueue(f"embedding of meme {meme_id}", lambda: send(tasks.EMBED_BATCH, [meme_id], settings.embedder))
+    return _enqueue(f"embedding of meme {meme_id}", lambda: send(tasks.EMBED_BATCH, [meme_id]))
 
 
 def _source_out(source: Source) -> SourceOut:
@@ -222,7 +223,8 @@ def compare_models(
 
 @router.post("/models/retrain", response_model=QueuedOut)
 def retrain(settings: SettingsDep) -> QueuedOut:
-    return _enqueue("a retrain", lambda: coordination.request_retrain(coordination.redis_client(), settings.embedder))
+    encoder = serving_encoder(settings.embedder)
+    return _enqueue("a retrain", lambda: coordination.request_retrain(coordination.redis_client(), encoder))
 
 
 @router.post("/models/sweep", response_model=QueuedOut)

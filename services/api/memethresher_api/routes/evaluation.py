@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query
+from memethresher_shared.encoder_state import serving_encoder
 from memethresher_shared.models import EvaluationLabel, Meme, ModelVersion
 from memethresher_shared.versions import current_version
 
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/api/evaluation", tags=["evaluation"])
 @router.get("/next", response_model=EvaluationMemeOut, responses={404: {"description": "All labelled"}})
 def next_meme(session: SessionDep, settings: SettingsDep) -> EvaluationMemeOut:
     """A random embedded meme neither labelled nor rated (a rated meme may be training data)."""
-    meme = evaluation_data.next_unlabelled(session, settings.embedder)
+    meme = evaluation_data.next_unlabelled(session, serving_encoder(settings.embedder))
     if meme is None:
         not_found("every embedded meme is labelled or rated; labels measure a model on memes it never learnt from")
     return EvaluationMemeOut(meme=queries.meme_out(meme), labelled=evaluation_data.label_count(session))
@@ -68,5 +69,5 @@ def get_report(
     model_version_id: int | None = Query(default=None, ge=1, le=2**31 - 1),
 ) -> dict[str, Any]:
     """AUROC, precision at the top and by score percentile, for one model version (default: current)."""
-    model = model_for_report(session, settings.embedder, model_version_id)
+    model = model_for_report(session, serving_encoder(settings.embedder), model_version_id)
     return evaluation_data.report(session, model).as_json()

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from memethresher_shared.encoder_state import serving_encoder
 from memethresher_shared.models import ModelVersion
 from memethresher_shared.versions import current_version
 
@@ -56,7 +57,9 @@ def evaluate_report(
 ) -> HTMLResponse:
     """The report of one model version as an HTML fragment with inline SVG plots."""
     model = (
-        session.get(ModelVersion, model_version_id) if model_version_id else current_version(session, settings.embedder)
+        session.get(ModelVersion, model_version_id)
+        if model_version_id
+        else current_version(session, serving_encoder(settings.embedder))
     )
     report = evaluation_data.report(session, model) if model is not None else None
     return _page(request, "report.html", report=report, model=model)
@@ -64,7 +67,7 @@ def evaluate_report(
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    return _page(request, "dashboard.html", stats=queries.stats(session, settings.embedder))
+    return _page(request, "dashboard.html", stats=queries.stats(session, serving_encoder(settings.embedder)))
 
 
 @router.get("/sources", response_class=HTMLResponse)
