@@ -13,6 +13,7 @@ from types import FrameType
 import click
 
 from memethresher_shared import db, tasks
+from memethresher_shared.encoder_cli import encoder
 from memethresher_shared.settings import get_settings
 
 
@@ -209,6 +210,7 @@ def _add_service_commands() -> None:
             continue
 
 
+main.add_command(encoder, "encoder")
 _add_service_commands()
 
 if __name__ == "__main__":

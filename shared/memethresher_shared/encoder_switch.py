@@ -22,15 +22,18 @@ from memethresher_shared.settings import Settings
 CHECK_QUEUED = "memethresher:encoder-switch-check-queued"
 
 
-def start(session: Session, encoder: str, settings: Settings) -> tuple[EncoderSwitch, int]:
+def start(session: Session, encoder: str, settings: Settings, queue: bool = True) -> tuple[EncoderSwitch, int]:
     """Begin a switch to `encoder` and queue its embedding; returns the switch and the batches queued.
 
-    Committed before the batches go out, so the embedders that take them find the switch pending."""
+    Committed before the batches go out, so the embedders that take them find the switch pending.
+    Without `queue` (no broker yet) the embedders' sweep as they start finds the pending encoder."""
     missing = encoder_state.missing_vectors(session, encoder)
     _, total = encoder_state.coverage(session, encoder)
     switch = encoder_state.begin_switch(session, encoder, settings.embedder, total)
     session.commit()
     encoder_state.forget_serving_encoder()
+    if not queue:
+        return switch, 0
     size = settings.embed_batch_size
     batches = [missing[at : at + size] for at in range(0, len(missing), size)]
     for batch in batches:
