@@ -35,3 +35,12 @@ def client(env) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
 def any_client(any_env) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     with TestClient(create_app(), base_url=BASE_URL) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def funny_client(env, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    """The app with a second rating axis, "funny", whose curation takes its top half."""
+    monkeypatch.setenv("MEMETHRESHER_RATING_AXES", '["funny"]')
+    monkeypatch.setenv("MEMETHRESHER_CURATION_TOP_FRACTION_BY_AXIS", '{"funny": 0.5}')
+    with TestClient(create_app(), base_url=BASE_URL) as test_client:
+        yield test_client

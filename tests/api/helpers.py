@@ -110,9 +110,11 @@ def add_model(n_ratings: int = 0, current: bool = True) -> int:
         return model.id
 
 
-def add_batch(model_id: int, pairs: list[tuple[int, int]], strategy: str = "variance") -> tuple[int, list[int]]:
+def add_batch(
+    model_id: int, pairs: list[tuple[int, int]], strategy: str = "variance", axis: str = "overall"
+) -> tuple[int, list[int]]:
     with session_scope() as session:
-        batch = AcquisitionBatch(model_version_id=model_id, strategy=strategy)
+        batch = AcquisitionBatch(model_version_id=model_id, strategy=strategy, axis=axis)
         session.add(batch)
         session.flush()
         rows = [
@@ -124,12 +126,12 @@ def add_batch(model_id: int, pairs: list[tuple[int, int]], strategy: str = "vari
         return batch.id, [r.id for r in rows]
 
 
-def add_scores(model_id: int, scores: dict[int, float], curate: bool = False) -> None:
+def add_scores(model_id: int, scores: dict[int, float], curate: bool = False, axis: str = "overall") -> None:
     with session_scope() as session:
         for meme_id, mean in scores.items():
-            session.add(Score(meme_id=meme_id, model_version_id=model_id, mean=mean, spread=0.1))
+            session.add(Score(meme_id=meme_id, model_version_id=model_id, axis=axis, mean=mean, spread=0.1))
             if curate:
-                session.add(CurationItem(meme_id=meme_id, model_version_id=model_id, score=mean))
+                session.add(CurationItem(meme_id=meme_id, model_version_id=model_id, score=mean, axis=axis))
 
 
 def free_port() -> int:

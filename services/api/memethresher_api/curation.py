@@ -1,8 +1,9 @@
 """The curation queue: the best pending meme, keeping it into the library folder, discarding, undo.
 
-Pending memes are ranked by the current model's scores, not the scores of the model that queued
-them: after a retrain the queue follows the new model, and a meme it no longer scores within the top
-`curation_top_fraction` (or has not scored) sinks to the end, with the reason shown."""
+Pending memes are ranked by the current model's scores on one rating axis (overall unless asked),
+not the scores of the model that queued them: after a retrain the queue follows the new model, and a
+meme it no longer scores within that axis' top fraction (or has not scored) sinks to the end, with
+the reason shown. The queue can also be narrowed to the memes one axis queued."""
 
 from __future__ import annotations
 
@@ -14,15 +15,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from memethresher_shared.models import CurationItem, Embedding, Meme, Score
 from memethresher_shared.encoder_state import serving_encoder
-from memethresher_shared.settings import Settings
+from memethresher_shared.models import CurationItem, Embedding, Meme, Score
+from memethresher_shared.settings import OVERALL, Settings
 from memethresher_shared.store import EXTENSIONS, ImageStore
 from memethresher_shared.vectors import from_stored
 from memethresher_shared.versions import current_version
 from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from memethresher_api.axes import check_axis
 from memethresher_api.errors import Conflict, InvalidField, NotFound
 from memethresher_api.naming import unique_file_name
 from memethresher_api.queries import meme_out
@@ -52,11 +54,14 @@ def near_duplicate(session: Session, meme_id: int, encoder: str) -> tuple[Meme, 
 
 @dataclass(frozen=True)
 class Ranking:
-    """What orders the queue: the current version and the score its top fraction reach."""
+    """What orders the queue: the current version, the axis whose scores order it, and the score
+    that axis' top fraction reach; `queued_by`, when set, keeps only the memes that axis queued."""
 
     version_id: int | None
     threshold: float | None  # None: no current version, or it scored nothing
     top_fraction: float
+    axis: str = OVERALL
+    queued_by: str | None = None
 
     def sunk_reason(self, score: float | None) -> str | None:
         """Why a pending meme waits behind the others, if it does."""
@@ -65,8 +70,9 @@ class Ranking:
         if score is None:
             return f"the current model v{self.version_id} has not scored it"
         if self.threshold is not None and score < self.threshold:
+            on = "" if self.axis == OVERALL else f" on {self.axis}"
             return (
-                f"the current model v{self.version_id} scores it {score:.3f}, below the curation threshold "
+                f"the current model v{self.version_id} scores it {score:.3f}{on}, below the curation threshold "
                 f"{self.threshold:.3f} (its top {self.top_fraction:.0%})"
             )
         return None
@@ -78,38 +84,47 @@ def threshold_offset(scored: int, top_fraction: float) -> int:
     return math.floor((scored - 1) * top_fraction)
 
 
-def current_ranking(session: Session, settings: Settings) -> Ranking:
+def current_ranking(session: Session, settings: Settings, axis: str = OVERALL, queued_by: str | None = None) -> Ranking:
+    """The queue's order on `axis` (refused unless configured), narrowed to what `queued_by` queued."""
+    check_axis(settings, axis)
+    check_axis(settings, queued_by, "queued_by")
+    top_fraction = settings.curation_top_fraction_of(axis)
     model = current_version(session, serving_encoder(settings.embedder))
     if model is None:
-        return Ranking(None, None, settings.curation_top_fraction)
-    scored = session.scalar(select(func.count()).where(Score.model_version_id == model.id)) or 0
+        return Ranking(None, None, top_fraction, axis, queued_by)
+    of_axis = (Score.model_version_id == model.id) & (Score.axis == axis)
+    scored = session.scalar(select(func.count()).where(of_axis)) or 0
     threshold = None
     if scored:
         threshold = session.scalar(
             select(Score.mean)
-            .where(Score.model_version_id == model.id)
+            .where(of_axis)
             .order_by(Score.mean.desc())
-            .offset(threshold_offset(scored, settings.curation_top_fraction))
+            .offset(threshold_offset(scored, top_fraction))
             .limit(1)
         )
-    return Ranking(model.id, threshold, settings.curation_top_fraction)
+    return Ranking(model.id, threshold, top_fraction, axis, queued_by)
 
 
 def item_out(session: Session, item: CurationItem, settings: Settings, ranking: Ranking) -> CurationItemOut:
     meme = session.get_one(Meme, item.meme_id)
-    score = session.get(Score, (item.meme_id, ranking.version_id)) if ranking.version_id else None
+    scores = version_scores(session, item.meme_id, ranking.version_id)
+    score = scores.get(ranking.axis)
     encoder = serving_encoder(settings.embedder)
     duplicate = near_duplicate(session, item.meme_id, encoder) if item.status == "pending" else None
-    pending = session.scalar(select(func.count(CurationItem.id)).where(CurationItem.status == "pending"))
+    pending = session.scalar(select(func.count(CurationItem.id)).where(*waiting(ranking)))
     flagged = duplicate is not None and duplicate[1] >= settings.near_duplicate_cosine
     return CurationItemOut(
         id=item.id,
         meme=meme_out(meme),
-        score=score.mean if score else item.score,
-        spread=score.spread if score else None,
+        score=score[0] if score else item.score,
+        spread=score[1] if score else None,
+        score_axis=ranking.axis if score else item.axis,
+        scores={axis: scores[axis][0] for axis in settings.all_axes if axis in scores},
         scored_by_version_id=ranking.version_id if score else item.model_version_id,
         queued_by_version_id=item.model_version_id,
-        sunk_reason=ranking.sunk_reason(score.mean if score else None) if item.status == "pending" else None,
+        axis=item.axis,
+        sunk_reason=ranking.sunk_reason(score[0] if score else None) if item.status == "pending" else None,
         status=item.status,
         name=item.name,
         library_path=item.library_path,
@@ -119,13 +134,38 @@ def item_out(session: Session, item: CurationItem, settings: Settings, ranking: 
     )
 
 
+def version_scores(session: Session, meme_id: int, version_id: int | None) -> dict[str, tuple[float, float]]:
+    """A meme's (score, spread) on each axis under one version."""
+    if version_id is None:
+        return {}
+    rows = session.execute(
+        select(Score.axis, Score.mean, Score.spread).where(
+            Score.meme_id == meme_id, Score.model_version_id == version_id
+        )
+    )
+    return {axis: (mean, spread) for axis, mean, spread in rows}
+
+
+def waiting(ranking: Ranking) -> list[ColumnElement[bool]]:
+    """Pending items, only those `ranking.queued_by` queued when it is set."""
+    where = [CurationItem.status == "pending"]
+    if ranking.queued_by is not None:
+        where.append(CurationItem.axis == ranking.queued_by)
+    return where
+
+
 def next_item(session: Session, ranking: Ranking) -> CurationItem | None:
-    """The pending meme the current model scores highest; those it scores below its threshold, or
-    not at all, after every other (in the queuing model's order, for want of a current one)."""
-    query = select(CurationItem).where(CurationItem.status == "pending")
+    """The pending meme the current model scores highest on the ranking's axis; those it scores below
+    that axis' threshold, or not at all, after every other (in the queuing model's order, for want of
+    a current one)."""
+    query = select(CurationItem).where(*waiting(ranking))
     if ranking.version_id is None:
         return session.scalar(query.order_by(CurationItem.score.desc(), CurationItem.id).limit(1))
-    current = select(Score.meme_id, Score.mean).where(Score.model_version_id == ranking.version_id).subquery()
+    current = (
+        select(Score.meme_id, Score.mean)
+        .where(Score.model_version_id == ranking.version_id, Score.axis == ranking.axis)
+        .subquery()
+    )
     sunk: ColumnElement[bool] = current.c.mean.is_(None)
     if ranking.threshold is not None:
         sunk = or_(sunk, current.c.mean < ranking.threshold)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from memethresher_shared import metrics
 from memethresher_shared.models import Embedding, EvaluationLabel, Meme, ModelVersion, Rating, Score, TrainingMetric
+from memethresher_shared.settings import OVERALL
 from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -76,7 +77,10 @@ def held_out_labels(session: Session, model_version_id: int) -> tuple[np.ndarray
     how many labels were left out, by reason."""
     rows = session.execute(
         select(Score.mean, EvaluationLabel.good, is_rated(EvaluationLabel.meme_id)).outerjoin(
-            Score, (Score.meme_id == EvaluationLabel.meme_id) & (Score.model_version_id == model_version_id)
+            Score,
+            (Score.meme_id == EvaluationLabel.meme_id)
+            & (Score.model_version_id == model_version_id)
+            & (Score.axis == OVERALL),  # a good/bad verdict is about the meme overall
         )
     ).all()
     counted = [(mean, good) for mean, good, rated in rows if not rated and mean is not None]
@@ -91,7 +95,8 @@ def held_out_labels(session: Session, model_version_id: int) -> tuple[np.ndarray
 def report(session: Session, model: ModelVersion) -> Report:
     scores, good, left_out = held_out_labels(session, model.id)
     all_scores = np.array(
-        list(session.scalars(select(Score.mean).where(Score.model_version_id == model.id))), dtype=np.float64
+        list(session.scalars(select(Score.mean).where(Score.model_version_id == model.id, Score.axis == OVERALL))),
+        dtype=np.float64,
     )
     roc = evaluation.roc_curve(scores, good)
     auroc = metrics.auroc(scores, good)

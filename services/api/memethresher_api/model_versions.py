@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from memethresher_shared.models import EvaluationLabel, ModelVersion, Rating, Score
+from memethresher_shared.settings import OVERALL
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,9 @@ def delete_version(session: Session, version: ModelVersion, store: Path) -> None
 
 
 def _scores(session: Session, version_id: int) -> dict[int, float]:
-    rows = session.execute(select(Score.meme_id, Score.mean).where(Score.model_version_id == version_id))
+    # Compared on the evaluation labels, which judge the meme overall.
+    query = select(Score.meme_id, Score.mean).where(Score.model_version_id == version_id, Score.axis == OVERALL)
+    rows = session.execute(query)
     return {meme_id: mean for meme_id, mean in rows}
 
 

@@ -1,7 +1,8 @@
-"""Choosing the next pairs to rate: the pending pairs of the current acquisition batch, else random.
+"""Choosing the next pairs to rate: the pending pairs of the current acquisition batches, else random.
 
-A new batch supersedes the pending pairs of the encoder's older ones, so only the newest batch has
-pending pairs, unless a training proposed none."""
+Each rating axis has its own batch per training; a new batch supersedes the pending pairs of the
+encoder's older ones on its axis, so only the newest batch of each axis has pending pairs, unless a
+training proposed none. Asked for one axis, only that axis' pairs are served."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ Database = Session | Connection
 
 
 @functools.cache
-def _acquisition_statement(excluding: bool) -> Select[Any]:
+def _acquisition_statement(excluding: bool, one_axis: bool = False) -> Select[Any]:
     """The hot query of the rating loop, built once: choose the pairs first (LIMIT), then join only
     their memes, and read plain columns rather than ORM objects."""
     chosen = (
@@ -36,6 +37,7 @@ def _acquisition_statement(excluding: bool) -> Select[Any]:
             AcquisitionPair.position,
             AcquisitionBatch.strategy,
             AcquisitionBatch.model_version_id,
+            AcquisitionBatch.axis,
         )
         .join(AcquisitionBatch, AcquisitionBatch.id == AcquisitionPair.batch_id)
         .join(ModelVersion, ModelVersion.id == AcquisitionBatch.model_version_id)
@@ -45,6 +47,8 @@ def _acquisition_statement(excluding: bool) -> Select[Any]:
     )
     if excluding:
         chosen = chosen.where(AcquisitionPair.id.not_in(bindparam("held", expanding=True)))
+    if one_axis:
+        chosen = chosen.where(AcquisitionBatch.axis == bindparam("axis"))
     pair = chosen.subquery()
     meme_a, meme_b = aliased(Meme), aliased(Meme)
     return (
@@ -54,6 +58,7 @@ def _acquisition_statement(excluding: bool) -> Select[Any]:
             pair.c.strategy,
             pair.c.acquisition,
             pair.c.model_version_id,
+            pair.c.axis,
             meme_a.id,
             meme_a.title,
             meme_a.subreddit,
@@ -67,13 +72,16 @@ def _acquisition_statement(excluding: bool) -> Select[Any]:
     )
 
 
-def acquisition_pairs(session: Database, encoder: str, count: int, exclude: Collection[int] = ()) -> list[PairOut]:
-    """Pending pairs, newest batch first, in the order the batch ranked them."""
+def acquisition_pairs(
+    session: Database, encoder: str, count: int, exclude: Collection[int] = (), axis: str | None = None
+) -> list[PairOut]:
+    """Pending pairs (of `axis`' batches only, when given), newest batch first, in the order the batch
+    ranked them."""
     held = [pair_id for pair_id in exclude if 0 < pair_id < 2**31]
-    parameters: dict[str, Any] = {"encoder": encoder, "count": count}
+    parameters: dict[str, Any] = {"encoder": encoder, "count": count, "axis": axis}
     if held:
         parameters["held"] = held
-    rows = session.execute(_acquisition_statement(bool(held)), parameters).all()
+    rows = session.execute(_acquisition_statement(bool(held), axis is not None), parameters).all()
     return [
         PairOut(
             a=meme_out_of(a_id, a_title, a_subreddit),
@@ -84,6 +92,7 @@ def acquisition_pairs(session: Database, encoder: str, count: int, exclude: Coll
             strategy=strategy,
             acquisition=acquisition,
             model_version_id=model_version_id,
+            axis=pair_axis,
         )
         for (
             pair_id,
@@ -91,6 +100,7 @@ def acquisition_pairs(session: Database, encoder: str, count: int, exclude: Coll
             strategy,
             acquisition,
             model_version_id,
+            pair_axis,
             a_id,
             a_title,
             a_subreddit,
@@ -106,8 +116,9 @@ def acquisition_pairs(session: Database, encoder: str, count: int, exclude: Coll
 RANDOM_POOL = 64
 
 
-def random_pairs(session: Database, encoder: str, count: int) -> list[PairOut]:
-    """Random pairs of embedded memes, never a meme with itself and never a pair already rated."""
+def random_pairs(session: Database, encoder: str, count: int, axis: str | None = None) -> list[PairOut]:
+    """Random pairs of embedded memes, never a meme with itself and never a pair already rated (on
+    `axis`, when given: a pair rated on another axis only may be asked on this one)."""
     memes = {
         meme_id: (meme_id, title, subreddit)
         for meme_id, title, subreddit in session.execute(
@@ -119,17 +130,18 @@ def random_pairs(session: Database, encoder: str, count: int) -> list[PairOut]:
     }
     if len(memes) < 2:
         raise NotEnoughMemes(f"fewer than two memes are embedded with {encoder!r}; crawl and embed some first")
-    chosen = unrated_pairs(list(memes), rated_among(session, list(memes)), count)
+    chosen = unrated_pairs(list(memes), rated_among(session, list(memes), axis), count)
     if not chosen:
         raise NotEnoughMemes("every pair of the memes drawn has been rated already; crawl and embed some more")
     return [PairOut(a=meme_out_of(*memes[a]), b=meme_out_of(*memes[b]), origin="random") for a, b in chosen]
 
 
-def rated_among(session: Database, meme_ids: list[int]) -> set[frozenset[int]]:
-    """The pairs of these memes that have a rating, in either order."""
-    rows = session.execute(
-        select(Rating.a_id, Rating.b_id).where(Rating.a_id.in_(meme_ids), Rating.b_id.in_(meme_ids)).distinct()
-    )
+def rated_among(session: Database, meme_ids: list[int], axis: str | None = None) -> set[frozenset[int]]:
+    """The pairs of these memes that have a rating (on `axis`, when given), in either order."""
+    query = select(Rating.a_id, Rating.b_id).where(Rating.a_id.in_(meme_ids), Rating.b_id.in_(meme_ids))
+    if axis is not None:
+        query = query.where(Rating.axis == axis)
+    rows = session.execute(query.distinct())
     return {frozenset(row) for row in rows}
 
 
@@ -162,19 +174,20 @@ def next_pairs(
     exclude: Collection[int] = (),
     held: Collection[int] = (),
     spare: int = 0,
+    axis: str | None = None,
 ) -> list[PairOut]:
-    """Up to `count` pairs, plus up to `spare` more acquisition pairs for the caller to choose from,
-    each shown with a random left/right placement. Pairs `held` for other raters come only once no
-    other pending pair is left."""
+    """Up to `count` pairs (to rate on `axis`, when given), plus up to `spare` more acquisition pairs
+    for the caller to choose from, each shown with a random left/right placement. Pairs `held` for
+    other raters come only once no other pending pair is left."""
     wanted = count + spare
-    pairs = acquisition_pairs(session, encoder, wanted, [*exclude, *held])
+    pairs = acquisition_pairs(session, encoder, wanted, [*exclude, *held], axis)
     if held and len(pairs) < wanted:
         chosen = {pair.pair_id for pair in pairs}
-        again = [pair for pair in acquisition_pairs(session, encoder, wanted, exclude) if pair.pair_id not in chosen]
-        pairs += again[: wanted - len(pairs)]
+        again = acquisition_pairs(session, encoder, wanted, exclude, axis)
+        pairs += [pair for pair in again if pair.pair_id not in chosen][: wanted - len(pairs)]
     if len(pairs) < count:
         try:
-            pairs += random_pairs(session, encoder, count - len(pairs))
+            pairs += random_pairs(session, encoder, count - len(pairs), axis)
         except NotEnoughMemes:
             if not pairs:
                 raise

@@ -15,6 +15,7 @@ from memethresher_shared.models import (
     Rating,
     Score,
 )
+from memethresher_shared.settings import OVERALL
 from memethresher_shared.versions import current_version
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -48,18 +49,24 @@ def _count(session: Session, statement) -> int:  # type: ignore[no-untyped-def]
     return int(session.scalar(statement) or 0)
 
 
+def _count_by(session: Session, column, *where) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Rows counted per value of `column` (an axis)."""
+    return {key: int(n) for key, n in session.execute(select(column, func.count()).where(*where).group_by(column))}
+
+
 def stats(session: Session, encoder: str) -> StatsOut:
     model = current_version(session, encoder)
-    scored = 0
-    if model is not None:
-        scored = _count(session, select(func.count()).where(Score.model_version_id == model.id))
+    scored_by_axis = _count_by(session, Score.axis, Score.model_version_id == model.id) if model else {}
     return StatsOut(
         memes=_count(session, select(func.count(Meme.id))),
         embedded=_count(session, select(func.count()).where(Embedding.encoder == encoder)),
         failed=_count(session, select(func.count(Meme.id)).where(Meme.status == "failed")),
         ratings=_count(session, select(func.count(Rating.id))),
         model_versions=_count(session, select(func.count(ModelVersion.id))),
-        scored=scored,
+        scored=scored_by_axis.get(OVERALL, 0),
+        ratings_by_axis=_count_by(session, Rating.axis),
+        scored_by_axis=scored_by_axis,
+        curation_queued_by_axis=_count_by(session, CurationItem.axis, CurationItem.status == "pending"),
         curation_pending=_count(session, select(func.count(CurationItem.id)).where(CurationItem.status == "pending")),
         library=_count(session, select(func.count(CurationItem.id)).where(CurationItem.status == "kept")),
     )

@@ -30,6 +30,7 @@ class PairOut(BaseModel):
     strategy: str | None = None
     acquisition: float | None = None
     model_version_id: int | None = None
+    axis: str | None = None  # the rating axis whose head chose an acquisition pair
 
 
 class PairsOut(BaseModel):
@@ -94,9 +95,12 @@ class StatsOut(BaseModel):
     failed: int
     ratings: int
     model_versions: int
-    scored: int
+    scored: int  # on the overall axis
     curation_pending: int
     library: int
+    ratings_by_axis: dict[str, int] = {}
+    scored_by_axis: dict[str, int] = {}  # by the current model
+    curation_queued_by_axis: dict[str, int] = {}  # pending items, by the axis that queued them
 
 
 class RatingStatusOut(BaseModel):
@@ -121,8 +125,11 @@ class CurationItemOut(BaseModel):
     meme: MemeOut
     score: float  # the current model's score; the queuing model's if the current one has none
     spread: float | None
+    score_axis: str  # the axis `score` is on: the one the queue is ordered by
+    scores: dict[str, float] = {}  # the current model's score on each axis
     scored_by_version_id: int | None  # the version whose score `score` is
     queued_by_version_id: int | None
+    axis: str  # the axis whose curation threshold queued it
     # Set when the current model no longer ranks it within its top fraction: it waits behind the others.
     sunk_reason: str | None = None
     status: str

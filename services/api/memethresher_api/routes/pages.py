@@ -39,7 +39,7 @@ def rate_page(request: Request, settings: SettingsDep) -> HTMLResponse:
 
 @router.get("/curate", response_class=HTMLResponse)
 def curate_page(request: Request, settings: SettingsDep) -> HTMLResponse:
-    return _page(request, "curate.html", library_dir=str(settings.library_dir))
+    return _page(request, "curate.html", library_dir=str(settings.library_dir), axes=list(settings.all_axes))
 
 
 @router.get("/evaluate", response_class=HTMLResponse)

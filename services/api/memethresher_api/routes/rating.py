@@ -11,6 +11,7 @@ from memethresher_shared.versions import current_version
 from pydantic import BaseModel
 
 from memethresher_api import pairs, queries, ratings
+from memethresher_api.axes import check_axis
 from memethresher_api.deps import (
     IdPath,
     SessionDep,
@@ -32,6 +33,7 @@ from memethresher_api.schemas import (
 from memethresher_api.settings import ApiSettings
 
 router = APIRouter(prefix="/api", tags=["rating"])
+AxisQuery = Annotated[str | None, Query(max_length=32, description="only pairs to rate on this rating axis")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Fewer than two embedded memes"}}
 
 
@@ -41,14 +43,17 @@ def json_of(model: BaseModel, status_code: int = 200) -> Response:
     return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
-async def hand_out(request: Request, encoder: str, count: int, exclude: list[int]) -> list[PairOut]:
-    """The next pairs, not those just handed to another rater (see `OfferedPairs`)."""
+async def hand_out(
+    request: Request, encoder: str, count: int, exclude: list[int], axis: str | None = None
+) -> list[PairOut]:
+    """The next pairs (to rate on `axis`, when given), not those just handed to another rater (see
+    `OfferedPairs`)."""
     offered: OfferedPairs = request.app.state.offered
     for _ in range(2):
         spare = offered.choosing  # each request choosing alongside may take one of the same pairs
         offered.choosing += 1
         try:
-            candidates = await in_autocommit(pairs.next_pairs, encoder, count, exclude, offered.held(), spare)
+            candidates = await in_autocommit(pairs.next_pairs, encoder, count, exclude, offered.held(), spare, axis)
         finally:
             offered.choosing -= 1
         # Requests that began later may have answered first and taken them all: ask again, once,
@@ -60,9 +65,10 @@ async def hand_out(request: Request, encoder: str, count: int, exclude: list[int
 
 
 @router.get("/pairs/next", response_model=PairOut, responses=NOT_FOUND)
-async def next_pair(settings: SettingsDep, request: Request) -> Response:
-    """The next pair to rate: from the newest acquisition batch when there is one, else random."""
-    return json_of((await hand_out(request, settings.embedder, 1, []))[0])
+async def next_pair(settings: SettingsDep, request: Request, axis: AxisQuery = None) -> Response:
+    """The next pair to rate: from the newest acquisition batch when there is one, else random; with
+    `axis`, from that axis' batch, else a pair not yet rated on it."""
+    return json_of((await hand_out(request, settings.embedder, 1, [], check_axis(settings, axis)))[0])
 
 
 @router.get("/pairs", response_model=PairsOut, responses=NOT_FOUND)
@@ -71,9 +77,10 @@ async def upcoming_pairs(
     request: Request,
     count: Annotated[int, Query(ge=1, le=50)] = 4,
     exclude: Annotated[list[int], Query(max_length=200, description="pair ids the page already holds")] = [],  # noqa: B006
+    axis: AxisQuery = None,
 ) -> PairsOut:
-    """Several upcoming pairs, so the page can prefetch their images."""
-    return PairsOut(pairs=await hand_out(request, settings.embedder, count, exclude))
+    """Several upcoming pairs, so the page can prefetch their images (on `axis` as for `/pairs/next`)."""
+    return PairsOut(pairs=await hand_out(request, settings.embedder, count, exclude, check_axis(settings, axis)))
 
 
 @router.post("/pairs/{pair_id}/skip", response_model=dict[str, int | str])
