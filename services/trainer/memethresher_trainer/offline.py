@@ -60,12 +60,22 @@ class Inputs:
     embeddings: Path
     ratings: Path | None
     labels: Path | None
-    from_export: bool  # then only overall ratings, and only on memes with vectors, are used
+    from_export: bool  # then only one axis' ratings (overall unless asked), on memes with vectors, are used
 
-    def pairs(self, index: dict[str, int], targets: dict[str, float]) -> Pairs:
+    def pairs(self, index: dict[str, int], targets: dict[str, float], axis: str | None = None) -> Pairs:
+        """The ratings on `axis`; without one, every line of a ratings file, or an export's overall ones."""
         assert self.ratings is not None
-        axis = OVERALL if self.from_export else None
+        axis = axis or (OVERALL if self.from_export else None)
         return load_ratings(self.ratings, index, targets, axis=axis, known_only=self.from_export)
+
+
+def head_of(config: EnsembleConfig, model_dir: Path, axis: str | None) -> int:
+    """The model's output for `axis` (its first without one)."""
+    if axis is None:
+        return 0
+    if axis not in config.axes:
+        raise InputError(f"{model_dir}: the model has no head for axis {axis!r}; it has {list(config.axes)}")
+    return config.axes.index(axis)
 
 
 def inputs(export: Path | None, encoder: str | None, embeddings: Path | None, ratings: Path | None = None,
@@ -82,6 +92,12 @@ def inputs(export: Path | None, encoder: str | None, embeddings: Path | None, ra
         if getattr(chosen, name) is None:
             raise click.UsageError(f"give --{name} FILE, or --export DIR (a `memethresher export` folder)")
     return chosen
+
+
+def axis_option(command: Callable[..., None]) -> Callable[..., None]:
+    return click.option(
+        "--axis", help="a rating axis: only its ratings, and the model's head for it (default: the first, overall)"
+    )(command)
 
 
 def export_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -103,20 +119,25 @@ def offline() -> None:
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--members", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--hidden", default=64, show_default=True, type=click.IntRange(min=1))
+@axis_option
 @clear_errors
 def train(embeddings: Path | None, ratings: Path | None, export: Path | None, encoder: str | None, out: Path,
-          seed: int, members: int, hidden: int) -> None:  # fmt: skip
-    """Train an ensemble; OUT gets weights.safetensors, config.json, metrics.json and the wide export."""
+          seed: int, members: int, hidden: int, axis: str | None) -> None:  # fmt: skip
+    """Train an ensemble; OUT gets weights.safetensors, config.json, metrics.json and the wide export.
+    With --axis, on that axis' ratings only, into a model whose one head is named for it."""
     files = inputs(export, encoder, embeddings, ratings, need=("ratings",))
     ids, vectors = load_embeddings(files.embeddings)
-    config = EnsembleConfig(dim=vectors.shape[1], members=members, hidden=hidden, seed=seed)
-    pairs = files.pairs({k: i for i, k in enumerate(ids)}, config.targets)
+    config = EnsembleConfig(dim=vectors.shape[1], members=members, hidden=hidden, seed=seed, axes=(axis or OVERALL,))
+    pairs = files.pairs({k: i for i, k in enumerate(ids)}, config.targets, axis)
+    if len(pairs) == 0:
+        raise InputError(f"{files.ratings}: no ratings on axis {axis or OVERALL!r} over these embeddings")
     result = fit(vectors, pairs, config, keys=ids)
     metrics = dict(result.metrics, curve=[vars(point) for point in result.curve])
     artifacts.save(result.model, out, metrics)
     m = result.metrics
     held = f", validation loss {m['val_loss']:.4f}" if m["val_loss"] is not None else " (too few for validation)"
-    print(f"trained on {len(pairs)} ratings{held}, best epoch {m['best_epoch']}; wrote {out}")
+    on = f" on {axis}" if axis else ""
+    print(f"trained on {len(pairs)} ratings{on}{held}, best epoch {m['best_epoch']}; wrote {out}")
 
 
 @offline.command()
@@ -125,12 +146,13 @@ def train(embeddings: Path | None, ratings: Path | None, export: Path | None, en
 @export_options
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="CSV id,score,spread")
 @click.option("--summary", type=click.Choice(["mean", "median"]), default="mean", show_default=True)
+@axis_option
 @clear_errors
 def score(model_dir: Path, embeddings: Path | None, export: Path | None, encoder: str | None, out: Path,
-          summary: str) -> None:  # fmt: skip
-    """Score every meme: the ensemble's mean (or median) score and the members' spread."""
-    _, wide, ids, vectors = model_inputs(model_dir, inputs(export, encoder, embeddings).embeddings)
-    centre, spread = summarize(wide.member_scores(vectors)[:, :, 0], summary)
+          summary: str, axis: str | None) -> None:  # fmt: skip
+    """Score every meme: the ensemble's mean (or median) score and the members' spread (on --axis)."""
+    config, wide, ids, vectors = model_inputs(model_dir, inputs(export, encoder, embeddings).embeddings)
+    centre, spread = summarize(wide.member_scores(vectors)[:, :, head_of(config, model_dir, axis)], summary)
     with out.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "score", "spread"])
@@ -150,15 +172,17 @@ def score(model_dir: Path, embeddings: Path | None, export: Path | None, encoder
 @click.option("--random-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="share of the pairs drawn at random (exploration)")  # fmt: skip
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSON lines")
+@axis_option
 @clear_errors
 def acquire(model_dir: Path, embeddings: Path | None, ratings: Path | None, export: Path | None,
             encoder: str | None, n_pairs: int, strategy: str, max_per_meme: int, seed: int,
-            random_fraction: float, out: Path) -> None:  # fmt: skip
-    """Choose N pairs to rate next; lines {"a", "b", "strategy", "acquisition"}."""
+            random_fraction: float, out: Path, axis: str | None) -> None:  # fmt: skip
+    """Choose N pairs to rate next (on --axis, with its head, never a pair rated on it); lines
+    {"a", "b", "strategy", "acquisition"}."""
     files = inputs(export, encoder, embeddings, ratings, need=("ratings",))
     config, wide, ids, vectors = model_inputs(model_dir, files.embeddings)
-    rated = files.pairs({k: i for i, k in enumerate(ids)}, config.targets)
-    member = wide.member_scores(vectors)[:, :, 0]
+    rated = files.pairs({k: i for i, k in enumerate(ids)}, config.targets, axis)
+    member = wide.member_scores(vectors)[:, :, head_of(config, model_dir, axis)]
     proposal = propose(member, n_pairs, strategy, exclude=(rated.a, rated.b), max_per_meme=max_per_meme,
                        seed=seed, random_fraction=random_fraction)  # fmt: skip
     with out.open("w") as handle:
@@ -175,16 +199,18 @@ def acquire(model_dir: Path, embeddings: Path | None, ratings: Path | None, expo
 @click.option("--ratings", type=EXISTING, help="also report pairwise accuracy on these")
 @export_options
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@axis_option
 @clear_errors
 def evaluate(model_dir: Path, embeddings: Path | None, labels: Path | None, ratings: Path | None,
-             export: Path | None, encoder: str | None, as_json: bool) -> None:  # fmt: skip
+             export: Path | None, encoder: str | None, as_json: bool, axis: str | None) -> None:  # fmt: skip
     """AUROC of the scores against good/bad labels, precision at score percentiles, pairwise accuracy.
-    With --export, its labels and ratings (pairwise accuracy) are used."""
+    With --export, its labels and ratings (pairwise accuracy) are used; with --axis, that axis' head
+    and ratings."""
     files = inputs(export, encoder, embeddings, ratings, labels, need=("labels",))
     config, wide, ids, vectors = model_inputs(model_dir, files.embeddings)
     index = {k: i for i, k in enumerate(ids)}
     rows, good = load_labels(files.labels, index, known_only=files.from_export)  # type: ignore[arg-type]
-    scores, _ = summarize(wide.member_scores(vectors)[:, :, 0])
+    scores, _ = summarize(wide.member_scores(vectors)[:, :, head_of(config, model_dir, axis)])
     report: dict[str, Any] = {
         "labels": len(rows),
         "good": int(good.sum()),
@@ -192,7 +218,7 @@ def evaluate(model_dir: Path, embeddings: Path | None, labels: Path | None, rati
         "precision": precision_at_percentiles(scores[rows], good),
     }
     if files.ratings is not None:
-        rated = files.pairs(index, config.targets)
+        rated = files.pairs(index, config.targets, axis)
         report["pairwise_accuracy"] = pairwise_accuracy(scores, rated.a, rated.b, rated.target)
     if as_json:
         print(json.dumps(report, default=float).replace("NaN", "null"))
