@@ -14,8 +14,18 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from memethresher_shared.db import session_scope
-from memethresher_shared.models import CurationItem, EvaluationLabel, Meme, ModelVersion, Rating, Score, Source
+from memethresher_shared.models import (
+    CurationItem,
+    EvaluationLabel,
+    Meme,
+    ModelVersion,
+    Rating,
+    RatingEdit,
+    Score,
+    Source,
+)
 from memethresher_shared.portable.records import iso
+from memethresher_shared.rating_events import rating_events
 from memethresher_shared.sources import add_source
 from memethresher_trainer import jobs
 from memethresher_trainer.settings import get_trainer_settings
@@ -41,6 +51,7 @@ def fill(n_memes: int = 24, n_ratings: int = 60) -> list[int]:
             axis = "funny" if n % 7 == 0 else "overall"
             session.add(Rating(a_id=int(a), b_id=int(b), choice=CHOICES[n % 5], axis=axis, origin="random",
                                created_at=START + timedelta(seconds=n, microseconds=n)))  # fmt: skip
+        edit_ratings(session, ids)
         for n, meme_id in enumerate(ids[:10]):
             session.add(EvaluationLabel(meme_id=meme_id, good=n % 3 == 0, created_at=START + timedelta(minutes=n)))
     with session_scope() as session:
@@ -53,6 +64,20 @@ def fill(n_memes: int = 24, n_ratings: int = 60) -> list[int]:
         if len(items) > 1:
             items[1].status, items[1].decided_at = "discarded", START
     return ids
+
+
+def edit_ratings(session: Session, ids: list[int]) -> None:
+    """The first rating changed, and one more rating made and undone (the 60 ratings stay)."""
+    session.flush()
+    first = session.scalars(sa.select(Rating).order_by(Rating.id).limit(1)).one()
+    session.add(RatingEdit(rating_id=first.id, kind="change", choice_before=first.choice, choice_after="tie",
+                           created_at=START + timedelta(hours=1)))  # fmt: skip
+    first.choice = "tie"
+    undone = Rating(a_id=ids[0], b_id=ids[1], choice="a", axis="funny", created_at=START + timedelta(hours=2))
+    session.add(undone)
+    session.flush()
+    session.add(RatingEdit(rating_id=undone.id, kind="undo", choice_before="a", created_at=START + timedelta(hours=3)))
+    session.delete(undone)
 
 
 def snapshot(database_url: str) -> dict[str, Any]:
@@ -74,11 +99,16 @@ def _snapshot(session: Session) -> dict[str, Any]:
     ).all()  # fmt: skip
     labels = session.execute(sa.select(Meme.sha256, EvaluationLabel.good).join(Meme)).all()
     curation = session.execute(
-        sa.select(Meme.sha256, CurationItem.status, CurationItem.name, CurationItem.score).join(Meme)
+        sa.select(Meme.sha256, CurationItem.status, CurationItem.name, CurationItem.score, CurationItem.axis).join(Meme)
     ).all()
     scores = session.execute(
-        sa.select(Meme.sha256, Score.model_version_id, Score.mean).join(Meme, Meme.id == Score.meme_id)
+        sa.select(Meme.sha256, Score.model_version_id, Score.axis, Score.mean).join(Meme, Meme.id == Score.meme_id)
     ).all()
+    edited = session.execute(
+        sa.select(RatingEdit.kind, RatingEdit.choice_before, RatingEdit.choice_after, RatingEdit.created_at,
+                  a.sha256, Rating.created_at)
+        .outerjoin(Rating, Rating.id == RatingEdit.rating_id).outerjoin(a, a.id == Rating.a_id)
+    ).all()  # fmt: skip
     return {
         "memes": sorted(session.execute(sa.select(Meme.sha256, Meme.width, Meme.height, Meme.format, Meme.status))),
         "ratings": sorted((x, y, c, ax, o, iso(t)) for x, y, c, ax, o, t in ratings),
@@ -89,7 +119,12 @@ def _snapshot(session: Session) -> dict[str, Any]:
             (v.encoder, iso(v.created_at), v.n_ratings, v.is_current, v.metrics.get("val_loss"))
             for v in session.scalars(sa.select(ModelVersion))
         ),
-        "scores": sorted((sha, versions[v], round(mean, 6)) for sha, v, mean in scores),
+        "scores": sorted((sha, versions[v], axis, round(mean, 6)) for sha, v, axis, mean in scores),
+        # Each edit with the rating it changed (by its first image and moment), if that rating is here.
+        "rating_edits": sorted(
+            (k, before, after, iso(t), sha, iso(rated)) for k, before, after, t, sha, rated in edited
+        ),
+        "rating_events": session.scalar(sa.select(rating_events())),
         "embeddings": session.scalar(sa.text("SELECT count(*) FROM embeddings")),
     }
 

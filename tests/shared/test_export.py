@@ -43,8 +43,13 @@ def test_a_move_between_sqlite_and_postgresql_keeps_everything(
     after = snapshot(other_url)
     assert after == before
     assert len(before["ratings"]) == 60 and len(before["labels"]) == 10 and len(before["sources"]) == 2
-    assert {status for _, status, _, _ in before["curation"]} >= {"kept", "discarded"}
+    assert {status for _, status, *_ in before["curation"]} >= {"kept", "discarded"}
     assert "added 60 ratings" in done.stdout and "added 24 memes" in done.stdout
+    # Both axes' scores, and the rating edits: the change still names its rating, and the moved install
+    # counts as many rating events as the original (its next retrain comes no later).
+    assert {axis for _, _, axis, _ in before["scores"]} == {"overall", "funny"}
+    assert [edit[0] for edit in before["rating_edits"]] == ["change", "undo"] and before["rating_edits"][0][4]
+    assert before["rating_events"] == 60 + 1 + 2 and "added 2 rating edits" in done.stdout
     # Every image and the model folder came along, into the new install's store.
     assert len(list((tmp_path / "target-images").rglob("*.png"))) == 24
     assert list((tmp_path / "target-images" / "models").glob("*/weights.safetensors"))
@@ -63,6 +68,7 @@ def test_a_second_import_adds_nothing(env: Env, tmp_path: Path) -> None:
     assert "added" not in again.stdout
     assert "skipped 60 ratings: already here" in again.stdout
     assert "skipped 24 memes: already here" in again.stdout
+    assert "skipped 2 rating edits: already here" in again.stdout
 
 
 def test_bad_lines_are_skipped_with_their_reason_and_the_rest_imported(env: Env, tmp_path: Path) -> None:
@@ -74,6 +80,9 @@ def test_bad_lines_are_skipped_with_their_reason_and_the_rest_imported(env: Env,
     ratings[2] = json.dumps(broken)
     ratings[4] = "{not json"
     (export / "ratings.jsonl").write_text("\n".join(ratings) + "\n")
+    edits = (export / "rating_edits.jsonl").read_text().splitlines()
+    edits[0] = json.dumps(json.loads(edits[0]) | {"choice_after": "meh"})
+    (export / "rating_edits.jsonl").write_text("\n".join(edits) + "\n")
     moved_to = target(tmp_path, f"sqlite:///{tmp_path / 'target.db'}")
 
     done = memethresher("import", export, env=moved_to)
@@ -83,6 +92,8 @@ def test_bad_lines_are_skipped_with_their_reason_and_the_rest_imported(env: Env,
     assert "(first at ratings.jsonl:3)" in done.stdout
     assert "skipped 1 ratings: not valid JSON" in done.stdout
     assert len(snapshot(moved_to["MEMETHRESHER_DATABASE_URL"])["ratings"]) == 58
+    assert "skipped 1 rating edits: a change's 'choice_after' must be one of" in done.stdout
+    assert "added 1 rating edits" in done.stdout
 
 
 def test_a_folder_that_is_not_an_export_is_refused_with_a_message(env: Env, tmp_path: Path) -> None:

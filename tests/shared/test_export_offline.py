@@ -59,3 +59,25 @@ def test_offline_evaluate_takes_the_labels_and_ratings_of_an_export(env: Env, tm
 def test_offline_without_vectors_or_an_export_says_what_to_give(env: Env, tmp_path: Path) -> None:
     done = memethresher("offline", "train", "--out", tmp_path / "model", env=env.vars, check=False)
     assert done.returncode == 2 and "give --embeddings FILE, or --export DIR" in done.stderr
+
+
+def test_offline_on_one_axis_of_an_export(env: Env, tmp_path: Path) -> None:
+    """The export's funny ratings train a funny model; the service's model, scored offline on its funny
+    head, gives the funny scores the service stored."""
+    fill()
+    export = tmp_path / "export"
+    memethresher("export", export, env=env.vars)
+    funny_ratings = [line for line in (export / "ratings.jsonl").read_text().splitlines() if '"funny"' in line]
+
+    done = memethresher("offline", "train", "--export", export, "--axis", "funny", "--out", tmp_path / "m",
+                        "--members", "4", env=env.vars)  # fmt: skip
+    assert f"trained on {len(funny_ratings)} ratings on funny" in done.stdout
+
+    model = json.loads((export / "models.jsonl").read_text().splitlines()[0])
+    memethresher("offline", "score", "--export", export, "--model", export / model["artifact"], "--axis", "funny",
+                 "--out", tmp_path / "S.csv", env=env.vars)  # fmt: skip
+    offline = {row["id"]: float(row["score"]) for row in csv.DictReader((tmp_path / "S.csv").open())}
+    stored = [json.loads(line) for line in (export / "scores.jsonl").read_text().splitlines()]
+    funny = {s["sha256"]: s["mean"] for s in stored if s["axis"] == "funny" and s["model"] == model["key"]}
+    assert len(funny) == 24 and offline.keys() == funny.keys()
+    assert all(abs(offline[sha] - funny[sha]) < 1e-4 for sha in funny)

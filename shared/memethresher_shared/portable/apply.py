@@ -32,12 +32,17 @@ def model_ids(connection: Connection) -> dict[str, int]:
     return {model_key(encoder, created_at): version_id for encoder, created_at, version_id in rows}
 
 
-def rating_exists(connection: Connection, a_id: int, b_id: int, rating: dict[str, Any]) -> bool:
-    query = select(RATINGS.c.created_at).where(
+def rating_id(connection: Connection, a_id: int, b_id: int, rating: dict[str, Any]) -> int | None:
+    """The id of the rating here of the same pair, axis and moment, if there is one."""
+    query = select(RATINGS.c.id, RATINGS.c.created_at).where(
         RATINGS.c.a_id == a_id, RATINGS.c.b_id == b_id, RATINGS.c.axis == rating["axis"]
     )
     wanted = iso(rating["created_at"])
-    return any(iso(moment) == wanted for moment in connection.scalars(query))
+    return next((found for found, moment in connection.execute(query) if iso(moment) == wanted), None)
+
+
+def rating_exists(connection: Connection, a_id: int, b_id: int, rating: dict[str, Any]) -> bool:
+    return rating_id(connection, a_id, b_id, rating) is not None
 
 
 def add_rating(connection: Connection, rating: dict[str, Any], ids: dict[str, int]) -> bool:
@@ -66,7 +71,7 @@ def add_curation(connection: Connection, item: dict[str, Any], ids: dict[str, in
         return False
     version_id = model_ids(connection).get(item["model"]) if item["model"] else None
     connection.execute(CURATION.insert().values(
-        meme_id=meme_id, model_version_id=version_id, score=item["score"], status=item["status"],
+        meme_id=meme_id, model_version_id=version_id, axis=item["axis"], score=item["score"], status=item["status"],
         name=item["name"], library_path=item["library_path"], created_at=item["created_at"],
         decided_at=item["decided_at"],
     ))  # fmt: skip

@@ -23,6 +23,7 @@ from memethresher_shared.models import (
     Source,
     utcnow,
 )
+from memethresher_shared.portable.edits import export_edits
 from memethresher_shared.portable.records import FILES, FORMAT, FORMAT_VERSION, MANIFEST, iso, model_key, write_lines
 from memethresher_shared.store import ImageStore
 
@@ -49,6 +50,7 @@ def export_all(session: Session, store: ImageStore, out: Path, with_images: bool
         "ratings": write_lines(out / FILES["ratings"], _ratings(session)),
         "labels": write_lines(out / FILES["labels"], _labels(session)),
         "curation": write_lines(out / FILES["curation"], _curation(session, keys)),
+        "rating_edits": write_lines(out / FILES["rating_edits"], export_edits(session)),
     }
     encoders = _embeddings(session, out)
     counts["embeddings"] = sum(encoders.values())
@@ -90,9 +92,13 @@ def _models(session: Session, keys: dict[int, str], out: Path) -> Iterator[dict[
 
 
 def _scores(session: Session, keys: dict[int, str]) -> Iterator[dict[str, Any]]:
-    query = select(Meme.sha256, Score.model_version_id, Score.mean, Score.spread).join(Meme, Meme.id == Score.meme_id)
-    for sha, version_id, mean, spread in session.execute(query.order_by(Score.model_version_id, Meme.id)):
-        yield {"sha256": sha, "model": keys[version_id], "mean": mean, "spread": spread}
+    query = select(Meme.sha256, Score.model_version_id, Score.axis, Score.mean, Score.spread).join(
+        Meme, Meme.id == Score.meme_id
+    )
+    for sha, version_id, axis, mean, spread in session.execute(
+        query.order_by(Score.model_version_id, Score.axis, Meme.id)
+    ):
+        yield {"sha256": sha, "model": keys[version_id], "axis": axis, "mean": mean, "spread": spread}
 
 
 def _ratings(session: Session) -> Iterator[dict[str, Any]]:
@@ -119,7 +125,7 @@ def _curation(session: Session, keys: dict[int, str]) -> Iterator[dict[str, Any]
     query = select(Meme.sha256, CurationItem).join(Meme, Meme.id == CurationItem.meme_id)
     for sha, c in session.execute(query.order_by(CurationItem.id)):
         yield {"sha256": sha, "status": c.status, "name": c.name, "library_path": c.library_path,
-               "score": c.score, "model": keys.get(c.model_version_id) if c.model_version_id else None,
+               "score": c.score, "axis": c.axis, "model": keys.get(c.model_version_id) if c.model_version_id else None,
                "created_at": iso(c.created_at), "decided_at": iso(c.decided_at)}  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Table, exists, select
 
 from memethresher_shared.models import Embedding, Score, Source, utcnow
 from memethresher_shared.portable import apply, pending
+from memethresher_shared.portable.edits import import_edits
 from memethresher_shared.portable.records import (
     FILES,
     FORMAT,
@@ -31,6 +32,7 @@ from memethresher_shared.portable.records import (
     read_lines,
     sha,
 )  # fmt: skip
+from memethresher_shared.settings import OVERALL
 from memethresher_shared.sources import KINDS
 from memethresher_shared.store import ImageStore, key_for, sha256_hex
 from memethresher_shared.vectors import to_stored
@@ -69,6 +71,7 @@ def import_all(connection: Connection, store: ImageStore, folder: Path, axes: tu
     _records(connection, folder, "ratings", lambda r: check_rating(r, axes), report)
     _records(connection, folder, "labels", check_label, report)
     _records(connection, folder, "curation", check_curation, report)
+    import_edits(connection, _lines(folder, "rating_edits", report), report)
     for kind, n in pending.apply_pending(connection, arrived).items():
         report.added[f"{kind} (pending from an earlier import)"] += n
     return report
@@ -227,6 +230,7 @@ def _scores(connection: Connection, folder: Path, new_models: dict[str, int], re
             report.skip("scores", "'mean' and 'spread' must be numbers", where)
         elif s.get("model") in new_models and s.get("sha256") in ids:
             rows.append({"meme_id": ids[s["sha256"]], "model_version_id": new_models[s["model"]],
+                         "axis": str(s.get("axis") or OVERALL)[:32],
                          "mean": float(s["mean"]), "spread": float(s["spread"])})  # fmt: skip
     if rows:
         connection.execute(SCORES.insert(), rows)

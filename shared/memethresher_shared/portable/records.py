@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from memethresher_shared.settings import CHOICES
+from memethresher_shared.settings import CHOICES, OVERALL
 
 FORMAT = "memethresher-export"
 FORMAT_VERSION = 1
@@ -26,6 +26,7 @@ FILES = {
     "ratings": "ratings.jsonl",
     "labels": "labels.jsonl",
     "curation": "curation.jsonl",
+    "rating_edits": "rating_edits.jsonl",
 }
 CURATION_STATUSES = ("pending", "kept", "discarded")
 
@@ -100,6 +101,7 @@ def check_curation(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "sha256": sha(record, "sha256"), "status": record["status"], "score": float(record["score"]),
         "name": record.get("name"), "library_path": record.get("library_path"), "model": record.get("model"),
+        "axis": str(record.get("axis") or OVERALL)[:32],
         "created_at": parse_time(record.get("created_at"), "created_at"),
         "decided_at": parse_time(record.get("decided_at"), "decided_at", required=False),
     }  # fmt: skip
