@@ -42,3 +42,13 @@ def test_an_unknown_axis_is_refused(funny_client: TestClient) -> None:
     add_memes(2)
     response = funny_client.get("/api/pairs/next", params={"axis": "useful"})
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "axis"]
+
+
+def test_the_rating_page_counts_what_is_left_in_every_axis_batch(funny_client: TestClient) -> None:
+    ids = add_memes(8)
+    old = add_model()
+    add_batch(old, [(ids[6], ids[7])], axis="overall")  # superseded in life; here an older batch
+    model = add_model()
+    add_batch(model, [(ids[0], ids[1]), (ids[2], ids[3])], axis="overall")
+    add_batch(model, [(ids[4], ids[5])], axis="funny")
+    assert funny_client.get("/api/rating-status").json()["pending_in_batch"] == 3

@@ -85,16 +85,16 @@ def start_of_today() -> datetime:
 
 
 def pending_in_newest_batch(session: Session, encoder: str) -> int:
-    newest = session.scalar(
+    """Pending pairs of the encoder's newest batch on each axis (a training chooses one per axis)."""
+    newest = (
         select(func.max(AcquisitionBatch.id))
         .join(ModelVersion, ModelVersion.id == AcquisitionBatch.model_version_id)
         .where(ModelVersion.encoder == encoder)
+        .group_by(AcquisitionBatch.axis)
     )
-    if newest is None:
-        return 0
     return _count(
         session,
         select(func.count(AcquisitionPair.id)).where(
-            AcquisitionPair.batch_id == newest, AcquisitionPair.status == "pending"
+            AcquisitionPair.batch_id.in_(newest), AcquisitionPair.status == "pending"
         ),
     )
