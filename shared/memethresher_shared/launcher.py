@@ -31,8 +31,14 @@ class Child:
     log: Path | None = None
 
 
-def worker(name: str, module: str, queues: str, metrics_port: int, data_dir: Path, concurrency: int = 1) -> Child:
-    args = [*CELERY, "-A", module, "worker", "-Q", queues, "-n", f"{name}@%h",
+# The embedder's task threads share one model and decode pool, so the model takes its batches
+# from several tasks at once (memethresher_embedder.engine); compose and k8s run it the same way.
+EMBEDDER_TASKS_AHEAD = 8
+
+
+def worker(name: str, module: str, queues: str, metrics_port: int, data_dir: Path, concurrency: int = 1,
+           pool: str = "prefork") -> Child:  # fmt: skip
+    args = [*CELERY, "-A", module, "worker", "-Q", queues, "-n", f"{name}@%h", "--pool", pool,
             "--concurrency", str(concurrency), "--prefetch-multiplier", "1", "--loglevel", "INFO"]  # fmt: skip
     # Workers on one host each need their own metrics port and multiprocess folder.
     env = {"MEMETHRESHER_METRICS_PORT": str(metrics_port),
@@ -76,7 +82,8 @@ def children(settings: Settings, metrics_port: int = 9100) -> list[Child]:
     data = settings.data_dir
     return [
         worker("crawler", "memethresher_crawler.tasks", "crawl", port(1), data, concurrency=2),
-        worker("embedder", "memethresher_embedder.tasks", "embed", port(2), data),
+        worker("embedder", "memethresher_embedder.tasks", "embed", port(2), data,
+               concurrency=EMBEDDER_TASKS_AHEAD, pool="threads"),
         worker("trainer", "memethresher_trainer.tasks", "train", port(3), data),
         worker("scorer", "memethresher_trainer.tasks", "score", port(4), data),
         Child("beat", [*CELERY, "-A", "memethresher_shared.celery_app", "beat", "--loglevel", "INFO",

@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 from memethresher_shared import tasks
+from memethresher_shared.launcher import EMBEDDER_TASKS_AHEAD
 
 from tests.deploy.deploy_files import (
     COMPOSE_SCHEMA,
@@ -140,9 +141,13 @@ def test_workers_consume_every_queue_with_their_own_code(compose: dict[str, Any]
     assert consumed["crawl"][1] == "memethresher_crawler.tasks"
     assert consumed["embed"][1] == "memethresher_embedder.tasks"
     assert consumed["train"][1] == consumed["score"][1] == "memethresher_trainer.tasks"
-    for name in ("embedder", "trainer"):
-        argv = command(compose["services"][name])
-        assert argv[argv.index("--concurrency") + 1] == "1"
+    trainer = command(compose["services"]["trainer"])
+    assert trainer[trainer.index("--concurrency") + 1] == "1"
+    # The embedder holds as many tasks as `memethresher up` gives it, in threads sharing one model.
+    embedder = command(compose["services"]["embedder"])
+    assert embedder[embedder.index("--pool") + 1] == "threads"
+    assert embedder[embedder.index("--concurrency") + 1] == str(EMBEDDER_TASKS_AHEAD)
+    for argv in (trainer, embedder):
         assert argv[argv.index("--prefetch-multiplier") + 1] == "1"
 
 

@@ -1,12 +1,13 @@
 """Embedding batches against a real database (SQLite, and PostgreSQL where marked)."""
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 from memethresher_embedder.batches import BatchReport, embed_memes, memes_missing_vectors
 from memethresher_embedder.encoders import get_encoder
-from memethresher_embedder.pipeline import prep_pool
+from memethresher_embedder.engine import Engine
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import Embedding, Meme
 from memethresher_shared.store import get_store
@@ -17,8 +18,14 @@ TINY = "tiny-siglip:random"
 OFFLINE = "efficientnet_lite0:imagenet"
 
 
-def run(meme_ids: list[int], encoder_id: str = TINY, model_batch: int = 3) -> BatchReport:
-    return embed_memes(meme_ids, get_encoder(encoder_id), encoder_id, get_store(), prep_pool(2), model_batch)
+@functools.cache
+def engine(encoder_id: str, model_batch: int = 3, device_decode: bool = False) -> Engine:
+    """One engine per shape for the whole session, as a worker keeps one for its life."""
+    return Engine(get_encoder(encoder_id), 2, model_batch, 2, device_decode)
+
+
+def run(meme_ids: list[int], encoder_id: str = TINY, model_batch: int = 3, device_decode: bool = False) -> BatchReport:
+    return embed_memes(meme_ids, engine(encoder_id, model_batch, device_decode), encoder_id, get_store())
 
 
 def vectors(encoder_id: str = TINY) -> dict[int, bytes]:
@@ -46,15 +53,16 @@ def test_a_batch_stores_unit_float16_vectors_tagged_with_the_encoder(add_photos:
     assert {m.status for m in memes().values()} == {"embedded"}
 
 
+@pytest.mark.parametrize("device_decode", [False, True], ids=["pillow", "device-jpeg"])
 def test_a_bad_image_is_marked_failed_and_the_rest_of_the_batch_embeds(
-    add_photos: Callable, store_meme: Callable, jpeg: Callable
+    add_photos: Callable, store_meme: Callable, jpeg: Callable, device_decode: bool
 ) -> None:
     good = add_photos(4)
     corrupt = store_meme(b"\xff\xd8\xff\xe0 not really a jpeg", "JPEG")
     truncated = store_meme(jpeg(50)[:400], "JPEG")
     vanished = store_meme(jpeg(51), "JPEG")
     get_store().path(memes()[vanished].storage_key).unlink()
-    report = run([good[0], corrupt, good[1], truncated, good[2], vanished, good[3]])
+    report = run([good[0], corrupt, good[1], truncated, good[2], vanished, good[3]], device_decode=device_decode)
     assert sorted(report.embedded) == sorted(good)
     rows = memes()
     assert "cannot decode image" in (rows[corrupt].failure_reason or "")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,8 @@ from memethresher_shared.vectors import to_stored
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from memethresher_embedder.pipeline import BatchVectors, ImageEncoder, embed_files
+from memethresher_embedder.engine import Engine
+from memethresher_embedder.pipeline import BatchVectors
 
 
 @dataclass
@@ -38,22 +38,22 @@ class BatchReport:
         }
 
 
-def embed_memes(
-    meme_ids: Sequence[int],
-    encoder: ImageEncoder,
-    encoder_id: str,
-    store: ImageStore,
-    pool: ThreadPoolExecutor,
-    model_batch: int,
-) -> BatchReport:
-    """Embed the memes of `meme_ids` lacking a vector for `encoder_id`; no transaction spans the model."""
+def embed_memes(meme_ids: Sequence[int], engine: Engine, encoder_id: str, store: ImageStore) -> BatchReport:
+    """Embed the memes of `meme_ids` lacking a vector for `encoder_id`; no transaction spans the model.
+
+    Returns once the vectors are stored (by the engine's writer thread), so a task that acks
+    after this call never acks a batch whose vectors could still be lost.
+    """
     report = BatchReport(encoder=encoder_id)
     files = _files_to_embed(meme_ids, encoder_id, store, report)
-    outcome = embed_files(encoder, files, pool, model_batch) if files else BatchVectors()
-    report.failed.update(outcome.failures)
-    with session_scope() as session:
-        report.embedded = store_vectors(session, encoder_id, outcome)
-        mark_failed(session, report.failed)
+
+    def write(outcome: BatchVectors) -> None:
+        report.failed.update(outcome.failures)
+        with session_scope() as session:
+            report.embedded = store_vectors(session, encoder_id, outcome)
+            mark_failed(session, report.failed)
+
+    engine.submit(files, write).result()
     return report
 
 

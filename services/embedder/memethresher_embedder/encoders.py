@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from memethresher_embedder.device_decode import to_device
 from memethresher_embedder.preprocess import PreprocessSpec
 from memethresher_embedder.registry import EncoderSpec, parse_encoder_id
 from memethresher_embedder.settings import EmbedderSettings, get_embedder_settings
@@ -40,7 +41,6 @@ class Encoder:
         precision: str = "fp32",
     ) -> None:
         self.spec = spec
-        # Convolutions run faster channels-last: EfficientNet-Lite0 on one CPU thread, 16 -> 28 images/s.
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.precision = precision if device.type == "cuda" else "fp32"
         self.dtype = _weights_dtype(self.precision)
@@ -49,6 +49,7 @@ class Encoder:
             device, self.dtype, memory_format=self.memory_format
         )
         self.features = features
+        self._fixed_batch = 0
         self.preprocess = preprocess
         self.device = device
         self._mean = torch.tensor(preprocess.mean, device=device).view(1, 3, 1, 1) * 255
@@ -63,23 +64,29 @@ class Encoder:
         """Images per forward pass: the setting, or a default that suits the device."""
         return configured or (64 if self.device.type == "cuda" else 16)
 
-    def to_device(self, images: np.ndarray) -> torch.Tensor:
-        """Copy a uint8 batch to the device; pinned and non-blocking on CUDA so the copy overlaps compute."""
-        batch = torch.from_numpy(images)
-        if self.device.type == "cuda":
-            batch = batch.pin_memory().to(self.device, non_blocking=True)
-        return batch
+    def compile(self, model_batch: int) -> None:
+        """torch.compile the network for batches of exactly `model_batch` (shorter ones are padded)."""
+        self.features = cast(Features, torch.compile(self.features, dynamic=False))
+        self._fixed_batch = model_batch
 
     def normalise_input(self, batch: torch.Tensor) -> torch.Tensor:
         normalised = (batch.float() - self._mean) / self._std
         return normalised.to(self.dtype).contiguous(memory_format=self.memory_format)
 
     @torch.inference_mode()
-    def encode(self, images: np.ndarray) -> np.ndarray:
-        batch = self.normalise_input(self.to_device(images))  # (B, 3, S, S)
+    def encode_tensor(self, batch: torch.Tensor) -> np.ndarray:
+        """Vectors for a (B, 3, S, S) uint8 batch already on the device."""
+        count = int(batch.shape[0])
+        if self._fixed_batch and count < self._fixed_batch:
+            padding = batch.new_zeros((self._fixed_batch - count, *batch.shape[1:]))
+            batch = torch.cat([batch, padding])
         with _autocast(self.precision):
-            vectors = self.features(batch)  # (B, D)
+            vectors = self.features(self.normalise_input(batch))[:count]  # (B, D)
         return F.normalize(vectors.float(), dim=-1).cpu().numpy()
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """Vectors for a (B, 3, S, S) uint8 array in memory."""
+        return self.encode_tensor(to_device(images, self.device))
 
 
 def _half_dtype() -> torch.dtype:
@@ -112,8 +119,16 @@ def load_encoder(encoder_id: str, settings: EmbedderSettings) -> Encoder:
     if device.type == "cpu":
         torch.set_num_threads(settings.torch_threads or max(1, (os.cpu_count() or 1) // 2))
     if spec.family == "lite0":
-        return _load_lite0(spec, device, settings.embedder_precision)
-    return _load_open_clip(spec, settings, device)
+        encoder = _load_lite0(spec, device, settings)
+    else:
+        encoder = _load_open_clip(spec, settings, device)
+    if settings.embed_compile:
+        encoder.compile(encoder.batch_size(settings.embed_model_batch))
+    return encoder
+
+
+def _channels_last(settings: EmbedderSettings, convolutional: bool) -> bool:
+    return settings.embed_channels_last == "on" or (settings.embed_channels_last == "auto" and convolutional)
 
 
 # Worker threads (a `--pool threads` worker) share one encoder; the lock stops a double load.
@@ -136,7 +151,7 @@ def get_encoder(encoder_id: str) -> Encoder:
         return _cached_encoder(encoder_id)
 
 
-def _load_lite0(spec: EncoderSpec, device: torch.device, precision: str) -> Encoder:
+def _load_lite0(spec: EncoderSpec, device: torch.device, settings: EmbedderSettings) -> Encoder:
     import timm
     from timm.models.efficientnet import EfficientNet
 
@@ -155,7 +170,8 @@ def _load_lite0(spec: EncoderSpec, device: torch.device, precision: str) -> Enco
     def pooled(batch: torch.Tensor) -> torch.Tensor:
         return network.forward_head(network.forward_features(batch), pre_logits=True)  # (B, 1280)
 
-    return Encoder(spec, network, pooled, preprocess, device, channels_last=True, precision=precision)
+    channels_last = _channels_last(settings, convolutional=True)
+    return Encoder(spec, network, pooled, preprocess, device, channels_last, settings.embedder_precision)
 
 
 def _load_open_clip(spec: EncoderSpec, settings: EmbedderSettings, device: torch.device) -> Encoder:
@@ -172,7 +188,8 @@ def _load_open_clip(spec: EncoderSpec, settings: EmbedderSettings, device: torch
     visual = model.visual
     del model
     preprocess = _open_clip_preprocess(spec, visual)
-    return Encoder(spec, visual, visual, preprocess, device, precision=settings.embedder_precision)
+    channels_last = _channels_last(settings, convolutional=False)
+    return Encoder(spec, visual, visual, preprocess, device, channels_last, settings.embedder_precision)
 
 
 def _open_clip_preprocess(spec: EncoderSpec, visual: torch.nn.Module) -> PreprocessSpec:

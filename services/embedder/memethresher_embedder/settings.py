@@ -35,9 +35,21 @@ class EmbedderSettings(Settings):
     torch_threads: int = Field(default=0, ge=0)
     # Threads that read, decode and resize images while the model runs.
     embed_prep_workers: int = Field(default_factory=_default_prep_workers, ge=1)
-    # Images per forward pass; a task's batch is fed to the model in chunks of this size.
-    # 0 means 16 on a CPU and 64 on a GPU.
+    # Images per forward pass, drawn from every task the worker holds; 0 means 16 on a CPU and
+    # 64 on a GPU (the GPU default is not yet measured with the continuous engine).
     embed_model_batch: int = Field(default=0, ge=0)
+    # Decoded images that may wait for the model, in model batches: enough to ride out a slow
+    # file without holding much memory (64 x 3 x 384 x 384 bytes is 28 MB a batch).
+    embed_ready_batches: int = Field(default=4, ge=1)
+    # JPEGs decoded by nvJPEG on the model's device and resized there ("auto": when the model is
+    # on a GPU; "on" also runs torchvision's batch decoder on a CPU). Not yet measured on a GPU.
+    embed_device_decode: Literal["auto", "on", "off"] = "auto"
+    # torch.compile the image tower for the fixed model batch (partial batches are padded).
+    # Off: not yet measured on a GPU, and compiling costs minutes at start on a CPU.
+    embed_compile: bool = False
+    # Channels-last memory format: "auto" is on for convolutional encoders (EfficientNet-Lite0
+    # on one CPU thread, 16 -> 28 images/s) and off for ViTs, which gain nothing from it.
+    embed_channels_last: Literal["auto", "on", "off"] = "auto"
 
 
 @functools.cache

@@ -1,6 +1,8 @@
 """Celery wiring for the `embed` queue: thin tasks that take ids and call plain functions.
 
-Start a worker with `python -m celery -A memethresher_embedder.tasks worker -Q embed`.
+Start a worker with `python -m celery -A memethresher_embedder.tasks worker -Q embed --pool threads
+--concurrency 8`: the eight task threads share one engine (see engine.py), so the model draws its
+batches from eight tasks at once and never waits for the next task to be fetched or written.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from memethresher_shared.observability import (
 from memethresher_shared.store import get_store
 
 from memethresher_embedder.batches import chunked, embed_memes, memes_missing_vectors
-from memethresher_embedder.encoders import get_encoder
-from memethresher_embedder.pipeline import failure_label, prep_pool
+from memethresher_embedder.engine import get_engine
+from memethresher_embedder.pipeline import failure_label
 from memethresher_embedder.settings import get_embedder_settings
 
 log = logging.getLogger(__name__)
@@ -44,10 +46,7 @@ def embed_batch(self: Task, meme_ids: list[int], encoder: str | None = None) -> 
     if encoder is None and len(serving) > 1:  # new memes during a switch: the pending encoder needs them too
         send(tasks.EMBED_BATCH, meme_ids, serving[1])
     encoder_id = encoder or serving[0]
-    model = get_encoder(encoder_id)
-    pool = prep_pool(settings.embed_prep_workers)
-    model_batch = model.batch_size(settings.embed_model_batch)
-    report = embed_memes(meme_ids, model, encoder_id, get_store(), pool, model_batch)
+    report = embed_memes(meme_ids, get_engine(encoder_id), encoder_id, get_store())
     for meme_id, reason in report.failed.items():
         log.warning("meme %d not embedded: %s", meme_id, reason)
         record_image_failed("embed", failure_label(reason))
