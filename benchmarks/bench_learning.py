@@ -142,7 +142,10 @@ def main() -> None:
               | {n: [r["curve"] for w in worlds if w["family"] == f for r in w["runs"][n]] for n in names}
               for f in families}  # fmt: skip
     report.plot(curves, held_out, args.plot)
-    result = {"families": families, "held_out": held_out, "verdict": verdicts, "default": DEFAULT,
+    stopping = {n: report.stopping_accuracy([c for f in families for c in curves[f][n]]) for n in names}
+    for name, row in stopping.items():
+        print(f"stopping signal, {name}: {row}")
+    result = {"families": families, "held_out": held_out, "verdict": verdicts, "default": DEFAULT, "stopping": stopping,
               "seed_stand_in": stand_ins, "stand_in_width": args.stand_in, "worlds": worlds,
               "draws": args.draws, "memes": args.memes, "budget": args.budget, "quick": args.quick,
               "seconds": round(time.perf_counter() - started)}  # fmt: skip

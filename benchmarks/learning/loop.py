@@ -11,10 +11,11 @@ import torch
 from memethresher_trainer.acquire import propose
 from memethresher_trainer.evaluate import auroc
 from memethresher_trainer.model import Ensemble, EnsembleConfig
+from memethresher_trainer.stopping import NEXT, expected_decision_change
 from memethresher_trainer.train import FitResult, Pairs, fit
 
 from benchmarks.learning.rater import Rater
-from benchmarks.learning.worlds import World
+from benchmarks.learning.worlds import GOOD_FRACTION, World
 
 FIRST_RANDOM = 20
 # Short rounds while the model is young, as the product's retrain_every does; after 512 only the points
@@ -65,17 +66,36 @@ def extend(pairs: Pairs, a: np.ndarray, b: np.ndarray, rater: Rater) -> Pairs:
     return Pairs(np.r_[pairs.a, a], np.r_[pairs.b, b], np.r_[pairs.target, rater.rate(a, b)])
 
 
+def keeps(member: np.ndarray) -> np.ndarray:
+    """The curation decision on the pool: the top GOOD_FRACTION by the ensemble's mean score."""
+    mean = member.mean(1)
+    return mean >= np.quantile(mean, 1 - GOOD_FRACTION)
+
+
+def add_decision_changes(curve: list[dict], decisions: list[np.ndarray]) -> None:
+    """Beside each round's predicted change of decisions (the stopping signal), the share that really
+    changed by the first round at least NEXT ratings later."""
+    for i, point in enumerate(curve):
+        later = next((j for j in range(i + 1, len(curve)) if curve[j]["labels"] >= point["labels"] + NEXT), None)
+        point["actual_change"] = None if later is None else float((decisions[i] != decisions[later]).mean())
+
+
 def run_ours(world: World, choose: Chooser, budget: int, config: EnsembleConfig) -> list[dict]:
-    """One run of the loop up to `budget` ratings: the curve of (labels, AUROC) after each retrain."""
+    """One run of the loop up to `budget` ratings: the curve of (labels, AUROC, predicted change of the
+    curation decision from the next ratings) after each retrain."""
     rng, rater = np.random.default_rng(world.seed), Rater(world.taste[world.pool], world.seed)
     a, b = world.random_pairs(FIRST_RANDOM, rng)
     pairs = Pairs(a, b, rater.rate(a, b))
-    curve = []
+    curve: list[dict] = []
+    decisions: list[np.ndarray] = []
     for stop in [r for r in ROUNDS if r <= budget] + [None]:
         value, member = judge(world, train(world, config, pairs).model)
-        curve.append({"labels": len(pairs), "auroc": value})
+        predicted = expected_decision_change(member, len(pairs), GOOD_FRACTION)
+        curve.append({"labels": len(pairs), "auroc": value, "predicted_change": predicted})
+        decisions.append(keeps(member))
         if stop is None:
-            return curve
+            break
         a, b = choose(member, pairs, stop - len(pairs))
         pairs = extend(pairs, a, b, rater)
+    add_decision_changes(curve, decisions)
     return curve

@@ -147,3 +147,22 @@ def verdict_line(v: dict[str, Any]) -> str:
             f"({_cell(v['worst_margin'], -3)}); labels to the seed's final, worst {v['worst_ratio_family']} "
             f"(ratio {_cell(v['worst_label_ratio'], 2)}); largest drop {v['largest_drop_family']} "
             f"({_cell(v['largest_drop'])})")  # fmt: skip
+
+
+LITTLE = 0.02  # "little will change": at most 2% of keep/discard decisions expected to flip
+
+
+def stopping_accuracy(curves: list[list[dict]]) -> dict[str, Any]:
+    """The stopping signal against what happened: predicted share of changed decisions from the next
+    100 ratings, and the share that did change, over every round of every run."""
+    points = [(p["predicted_change"], p["actual_change"]) for c in curves for p in c
+              if p.get("actual_change") is not None and p.get("predicted_change") is not None]  # fmt: skip
+    if not points:
+        return {"rounds": 0}
+    predicted, actual = np.array(points).T
+    little = predicted <= LITTLE
+    return {"rounds": len(points), "mean_predicted": float(predicted.mean()), "mean_actual": float(actual.mean()),
+            "correlation": float(np.corrcoef(predicted, actual)[0, 1]) if len(points) > 2 else None,
+            "little_rounds": int(little.sum()),
+            "little_actual_mean": float(actual[little].mean()) if little.any() else None,
+            "little_actual_p90": float(np.quantile(actual[little], 0.9)) if little.any() else None}  # fmt: skip

@@ -19,6 +19,7 @@ from memethresher_trainer.curate import pick_for_curation, score_threshold
 from memethresher_trainer.model import EnsembleConfig
 from memethresher_trainer.score import summarize
 from memethresher_trainer.settings import TrainerSettings
+from memethresher_trainer.stopping import model_stopping_metrics
 from memethresher_trainer.train import FitResult, Pairs, fit, fit_with_warm_start
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ def train(session: Session, settings: TrainerSettings, encoder: str) -> dict[str
             "model_version_id": done.id,
         }
     result = fit_data(session, encoder, td)
+    top = settings.curation_top_fraction_of(OVERALL)
+    result.metrics["stopping"] = model_stopping_metrics(result.model, td.vectors.matrix, len(td.pairs), top)
     version = save_version(session, settings, encoder, result, td.ratings)
     outcome = {"status": "trained", "model_version_id": version.id, "metrics": version.metrics}
     pinned = data.pinned_version(session, encoder)
