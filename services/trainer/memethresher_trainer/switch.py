@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from memethresher_shared import encoder_state
 from memethresher_shared.models import Embedding, EncoderSwitch, ModelVersion, Score
 from sqlalchemy import exists, func, select
@@ -60,7 +61,7 @@ def judge(session: Session, settings: TrainerSettings, switch: EncoderSwitch) ->
         switch.comparison = {"verdict": "accepted", "why": f"{switch.previous} had no model to compare with"}
         session.commit()
         return
-    old_td = training_data(session, settings, switch.previous, common)
+    old_td = None if new_td is None else same_pairs(session, settings, switch.previous, new_td)
     if new_fit is None or old_td is None:
         reject(session, switch, {}, "no ratings over memes both encoders have embedded: nothing to compare on")
         return
@@ -129,6 +130,17 @@ def training_data(
     config = settings.ensemble_config(vectors.matrix.shape[1])
     ratings = data.load_pairs(session, vectors, config)
     return None if len(ratings.pairs) == 0 else jobs.TrainingData(vectors, config, ratings)
+
+
+def same_pairs(
+    session: Session, settings: TrainerSettings, encoder: str, other: jobs.TrainingData
+) -> jobs.TrainingData | None:
+    """`encoder`'s vectors of the memes `other` was read for, with `other`'s very pairs: ratings that
+    arrive meanwhile must not give one side pairs the other never saw."""
+    vectors = data.load_vectors(session, encoder, [int(i) for i in other.vectors.ids])
+    if not np.array_equal(vectors.ids, other.vectors.ids):
+        return None  # a vector of another dimension was left out: not the same memes
+    return jobs.TrainingData(vectors, settings.ensemble_config(vectors.matrix.shape[1]), other.ratings)
 
 
 def memes_of_both(session: Session, first: str, second: str) -> list[int]:
