@@ -35,12 +35,22 @@ _KNOWN: dict[str, tuple[Family, str]] = {
         "open_clip",
         "SigLIP SO400M at 384 px; best taste, wants a GPU, 1152-d",
     ),
+    "ViT-SO400M-16-SigLIP2-384:webli": (
+        "open_clip",
+        "SigLIP 2 SO400M at 384 px; SigLIP's successor, wants a GPU, 1152-d",
+    ),
     "ViT-B-16-SigLIP2:webli": ("open_clip", "SigLIP 2 base at 224 px; lighter, fine on a CPU, 768-d"),
     "tiny-siglip:random": ("open_clip", "tiny random-init open_clip model for tests; learns nothing"),
 }
 
 # open_clip architectures that may run with random weights (benchmarks, tests).
-RANDOM_INIT_ARCHITECTURES = ("tiny-siglip", "ViT-SO400M-14-SigLIP-384", "ViT-B-16-SigLIP", "ViT-B-16-SigLIP2")
+RANDOM_INIT_ARCHITECTURES = (
+    "tiny-siglip",
+    "ViT-SO400M-14-SigLIP-384",
+    "ViT-SO400M-16-SigLIP2-384",
+    "ViT-B-16-SigLIP",
+    "ViT-B-16-SigLIP2",
+)
 
 
 def known_encoders() -> list[str]:

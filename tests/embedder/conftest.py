@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
-from memethresher_embedder.settings import get_embedder_settings
+import torch
+from memethresher_embedder.encoders import load_encoder
+from memethresher_embedder.settings import EmbedderSettings, get_embedder_settings
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import Meme
 from memethresher_shared.store import get_store, sha256_hex
@@ -80,3 +83,30 @@ def add_photos(env: object) -> Callable[[int], list[int]]:
         return [add_meme(photo_jpeg(i), age_s=count - i) for i in range(count)]
 
     return add
+
+
+def trained_tiny_checkpoint(path: Path) -> tuple[Path, object]:
+    """A full open_clip checkpoint of the tiny architecture, and the encoder it came from."""
+    import open_clip
+
+    trained = load_encoder(TINY, EmbedderSettings())
+    full = open_clip.create_model("tiny-siglip", pretrained=None)
+    full.visual.load_state_dict(trained.network.state_dict())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(full.state_dict(), path)
+    return path, trained
+
+
+@pytest.fixture
+def tiny_tag(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Register "tiny-siglip:mine" as released weights on a Hugging Face repo, as SigLIP's are."""
+    import open_clip.pretrained
+    from memethresher_embedder import registry
+
+    monkeypatch.setitem(registry._KNOWN, "tiny-siglip:mine", ("open_clip", "tiny weights trained elsewhere"))
+    monkeypatch.setitem(
+        open_clip.pretrained._PRETRAINED,
+        "tiny-siglip",
+        {"mine": {"hf_hub": "memethresher/tiny-siglip/", "mean": (0.5,) * 3, "std": (0.5,) * 3}},
+    )
+    return "tiny-siglip:mine"

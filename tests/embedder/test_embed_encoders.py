@@ -13,6 +13,8 @@ from memethresher_embedder.weights import EncoderUnavailable, load_by_key_order
 from PIL import Image
 from skimage import data
 
+from tests.embedder.conftest import trained_tiny_checkpoint
+
 OFFLINE = "efficientnet_lite0:imagenet"
 TINY = "tiny-siglip:random"
 IMAGENET_CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -72,33 +74,6 @@ def test_a_weights_path_that_is_not_a_file_is_named(tmp_path: Path) -> None:
     settings = EmbedderSettings(embedder_weights=tmp_path / "nope.safetensors")
     with pytest.raises(EncoderUnavailable, match="nope.safetensors is not a file"):
         load_encoder("ViT-B-16-SigLIP2:webli", settings)
-
-
-def trained_tiny_checkpoint(path: Path) -> tuple[Path, object]:
-    """A full open_clip checkpoint of the tiny architecture, and the encoder it came from."""
-    import open_clip
-
-    trained = load_encoder(TINY, EmbedderSettings())
-    full = open_clip.create_model("tiny-siglip", pretrained=None)
-    full.visual.load_state_dict(trained.network.state_dict())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(full.state_dict(), path)
-    return path, trained
-
-
-@pytest.fixture
-def tiny_tag(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Register "tiny-siglip:mine" as released weights on a Hugging Face repo, as SigLIP's are."""
-    import open_clip.pretrained
-    from memethresher_embedder import registry
-
-    monkeypatch.setitem(registry._KNOWN, "tiny-siglip:mine", ("open_clip", "tiny weights trained elsewhere"))
-    monkeypatch.setitem(
-        open_clip.pretrained._PRETRAINED,
-        "tiny-siglip",
-        {"mine": {"hf_hub": "memethresher/tiny-siglip/", "mean": (0.5,) * 3, "std": (0.5,) * 3}},
-    )
-    return "tiny-siglip:mine"
 
 
 def test_local_open_clip_checkpoint_is_loaded(tmp_path: Path, tiny_tag: str) -> None:

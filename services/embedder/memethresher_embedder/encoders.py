@@ -19,7 +19,7 @@ from memethresher_embedder.device_decode import to_device
 from memethresher_embedder.preprocess import PreprocessSpec
 from memethresher_embedder.registry import EncoderSpec, parse_encoder_id
 from memethresher_embedder.settings import EmbedderSettings, get_embedder_settings
-from memethresher_embedder.weights import lite0_file, load_by_key_order, open_clip_weights
+from memethresher_embedder.weights import lite0_file, load_by_key_order, load_open_clip_weights
 
 log = logging.getLogger(__name__)
 
@@ -178,15 +178,13 @@ def _load_open_clip(spec: EncoderSpec, settings: EmbedderSettings, device: torch
     import open_clip
 
     register_model_configs()
-    weights = None
-    if not spec.random_init:
-        weights = open_clip_weights(
-            spec, settings.embedder_weights, settings.embedder_cache_dir, settings.embedder_download
-        )
-    model = open_clip.create_model(spec.architecture, pretrained=weights, device="cpu")
-    # Only the image tower is used; dropping the text tower frees about half the memory.
-    visual = model.visual
-    del model
+
+    def build(weights: str | None) -> torch.nn.Module:
+        model = open_clip.create_model(spec.architecture, pretrained=weights, device="cpu")
+        # Only the image tower is used; dropping the text tower frees about half the memory.
+        return cast(torch.nn.Module, model.visual)
+
+    visual = build(None) if spec.random_init else load_open_clip_weights(spec, settings, build)
     preprocess = _open_clip_preprocess(spec, visual)
     channels_last = _channels_last(settings, convolutional=False)
     return Encoder(spec, visual, visual, preprocess, device, channels_last, settings.embedder_precision)

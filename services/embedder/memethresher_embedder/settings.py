@@ -22,8 +22,13 @@ class EmbedderSettings(Settings):
     embedder_weights: Path | None = None
     # Where open_clip looks for and downloads weights; empty means huggingface_hub's default cache.
     embedder_cache_dir: Path | None = None
+    # The sha256 of MEMETHRESHER_EMBEDDER_WEIGHTS; empty: the file's `<name>.sha256` beside it, if any.
+    # Files in the Hugging Face cache are checked against the sum their blob is named by.
+    embedder_weights_sha256: str = ""
     # Fetch weights missing from the cache from Hugging Face; off, a missing file fails at once.
     embedder_download: bool = True
+    # A Hugging Face mirror to download from; empty means huggingface_hub's default (HF_ENDPOINT).
+    embedder_hf_endpoint: str | None = None
     embedder_device: Literal["auto", "cpu", "cuda"] = "auto"
     # Number format of the model on a GPU: "bf16" holds the weights in bfloat16 (float16 on cards
     # without it), "amp" keeps float32 weights under autocast, "fp32" neither. On an H100, bf16
