@@ -182,13 +182,14 @@ class AcquisitionPair(Base):
     __table_args__ = (UniqueConstraint("batch_id", "a_id", "b_id"),)
 
 
-# The rating page's next pairs in the order they are asked (newest batch first, then by position):
-# read straight off this index instead of sorting every pending pair on each request.
+# The rating page's next pairs in the order they are asked (by position, so the batches of the axes
+# take turns; the newer batch first on a tie): read straight off this index instead of sorting every
+# pending pair on each request.
 Index(
     "ix_acquisition_pairs_pending_order",
     AcquisitionPair.status,
-    AcquisitionPair.batch_id.desc(),
     AcquisitionPair.position,
+    AcquisitionPair.batch_id.desc(),
     AcquisitionPair.id,
 )
 

@@ -2,7 +2,8 @@
 
 Each rating axis has its own batch per training; a new batch supersedes the pending pairs of the
 encoder's older ones on its axis, so only the newest batch of each axis has pending pairs, unless a
-training proposed none. Asked for one axis, only that axis' pairs are served."""
+training proposed none. The axes' batches take turns (each one's best pair, then each one's second,
+...), so no axis waits for another's whole batch; asked for one axis, only that axis' pairs are served."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def _acquisition_statement(excluding: bool, one_axis: bool = False) -> Select[An
         .join(AcquisitionBatch, AcquisitionBatch.id == AcquisitionPair.batch_id)
         .join(ModelVersion, ModelVersion.id == AcquisitionBatch.model_version_id)
         .where(AcquisitionPair.status == "pending", ModelVersion.encoder == bindparam("encoder"))
-        .order_by(AcquisitionPair.batch_id.desc(), AcquisitionPair.position, AcquisitionPair.id)
+        .order_by(AcquisitionPair.position, AcquisitionPair.batch_id.desc(), AcquisitionPair.id)
         .limit(bindparam("count"))
     )
     if excluding:
@@ -68,15 +69,15 @@ def _acquisition_statement(excluding: bool, one_axis: bool = False) -> Select[An
         )
         .join(meme_a, meme_a.id == pair.c.a_id)
         .join(meme_b, meme_b.id == pair.c.b_id)
-        .order_by(pair.c.batch_id.desc(), pair.c.position, pair.c.id)
+        .order_by(pair.c.position, pair.c.batch_id.desc(), pair.c.id)
     )
 
 
 def acquisition_pairs(
     session: Database, encoder: str, count: int, exclude: Collection[int] = (), axis: str | None = None
 ) -> list[PairOut]:
-    """Pending pairs (of `axis`' batches only, when given), newest batch first, in the order the batch
-    ranked them."""
+    """Pending pairs (of `axis`' batches only, when given) in the order their batch ranked them, the
+    axes' batches taking turns (the newer batch first on the same rank)."""
     held = [pair_id for pair_id in exclude if 0 < pair_id < 2**31]
     parameters: dict[str, Any] = {"encoder": encoder, "count": count, "axis": axis}
     if held:

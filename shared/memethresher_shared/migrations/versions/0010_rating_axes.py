@@ -1,4 +1,5 @@
-"""rating axes end to end: scores, acquisition batches and curation items carry their axis
+"""rating axes end to end: scores, acquisition batches and curation items carry their axis; pending
+pairs are asked by position first, so the axes' batches take turns
 
 Revision ID: 0010
 Revises: 0009
@@ -28,9 +29,16 @@ def upgrade() -> None:
         batch_op.create_index("ix_scores_version_axis_mean", ["model_version_id", "axis", "mean"], unique=False)
     with op.batch_alter_table("acquisition_batches", schema=None) as batch_op:
         batch_op.add_column(_axis_column())
+    _pending_order(["status", "position", sa.literal_column("batch_id DESC"), "id"])
     with op.batch_alter_table("curation_queue", schema=None) as batch_op:
         batch_op.add_column(_axis_column())
         batch_op.create_index(batch_op.f("ix_curation_queue_axis"), ["axis"], unique=False)
+
+
+def _pending_order(columns: list[str | sa.ColumnElement[str]]) -> None:
+    with op.batch_alter_table("acquisition_pairs", schema=None) as batch_op:
+        batch_op.drop_index("ix_acquisition_pairs_pending_order")
+        batch_op.create_index("ix_acquisition_pairs_pending_order", columns, unique=False)
 
 
 def downgrade() -> None:
@@ -38,6 +46,7 @@ def downgrade() -> None:
     with op.batch_alter_table("curation_queue", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_curation_queue_axis"))
         batch_op.drop_column("axis")
+    _pending_order(["status", sa.literal_column("batch_id DESC"), "position", "id"])
     with op.batch_alter_table("acquisition_batches", schema=None) as batch_op:
         batch_op.drop_column("axis")
     op.execute("DELETE FROM scores WHERE axis <> 'overall'")
