@@ -1,4 +1,5 @@
-"""Deleting a model version and comparing two: the reads and writes behind the Models page."""
+"""Finding, pinning, unpinning, deleting and comparing model versions: the reads and writes behind
+the Models page."""
 
 from __future__ import annotations
 
@@ -9,14 +10,38 @@ from typing import Any
 import numpy as np
 from memethresher_shared.models import EvaluationLabel, ModelVersion, Rating, Score
 from memethresher_shared.settings import OVERALL
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from memethresher_api import queries, version_compare
-from memethresher_api.errors import Conflict
+from memethresher_api.errors import Conflict, NotFound
 from memethresher_api.evaluation_data import TOP_FRACTIONS
 
 DISAGREEMENTS = 12
+
+
+def get_version(session: Session, model_version_id: int) -> ModelVersion:
+    version = session.get(ModelVersion, model_version_id)
+    if version is None:
+        raise NotFound(f"no model version {model_version_id}", "path", "model_version_id")
+    return version
+
+
+def pin_version(session: Session, version: ModelVersion) -> None:
+    """Pin this version and unpin any other of its encoder: at most one is pinned per encoder."""
+    session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.encoder == version.encoder)
+        .values(pinned=ModelVersion.id == version.id)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    session.refresh(version)
+
+
+def unpin_version(session: Session, version: ModelVersion) -> None:
+    version.pinned = False
+    session.commit()
 
 
 def delete_version(session: Session, version: ModelVersion, store: Path) -> None:

@@ -13,15 +13,34 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from memethresher_shared import coordination
 from memethresher_shared.db import get_engine
 from memethresher_shared.models import AcquisitionPair, Meme, ModelVersion, Rating, RatingEdit, utcnow
 from memethresher_shared.observability import record_rating
 from memethresher_shared.rating_events import rating_events
-from sqlalchemy import Connection, Integer, Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Connection,
+    FromClause,
+    Insert,
+    Integer,
+    Select,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +58,9 @@ RATING_COLUMNS = {
     "id": Rating.id, "a": Rating.a_id, "b": Rating.b_id, "choice": Rating.choice, "axis": Rating.axis,
     "origin": Rating.origin, "pair_id": Rating.acquisition_pair_id, "created_at": Rating.created_at,
 }  # fmt: skip
+# Inserts go to the table, not the mapped class: given parameters, a session would take an insert
+# of the class for an ORM bulk insert.
+RATINGS = cast(Table, Rating.__table__)
 
 
 def rating_out(rating: Rating) -> RatingOut:
@@ -85,37 +107,86 @@ def _statements() -> dict[str, Any]:
         .returning(AcquisitionPair.id)
         .execution_options(synchronize_session=False)
     )
+    # The pair named is claimed unless rated already: a skipped or superseded pair rated after all.
+    claim_named = claim.where(AcquisitionPair.id == bindparam("pair_id"), AcquisitionPair.status != "rated", same_memes)
+    claim_pending = claim.where(AcquisitionPair.id == newest_pending, AcquisitionPair.status == "pending")
     return {
-        "claim_named": claim.where(
-            AcquisitionPair.id == bindparam("pair_id"), AcquisitionPair.status == "pending", same_memes
-        ),
-        "claim_pending": claim.where(AcquisitionPair.id == newest_pending, AcquisitionPair.status == "pending"),
+        "claim_named": claim_named,
+        "claim_pending": claim_pending,
+        "save_named": _insert_claimed(claim_named.cte("claimed"), named=True),
+        "save_pending": _insert_claimed(claim_pending.cte("claimed"), named=False),
         "named_pair": select(AcquisitionPair.a_id, AcquisitionPair.b_id, AcquisitionPair.status).where(
             AcquisitionPair.id == bindparam("pair_id")
         ),
         "earlier": select(*RATING_COLUMNS.values())
         .where(Rating.acquisition_pair_id == bindparam("pair_id"), Rating.axis == bindparam("axis"))
         .limit(1),
-        "insert": insert(Rating).returning(Rating.id),
-        "mark_rated": claim.where(AcquisitionPair.id == bindparam("pair_id")),
+        "insert": insert(RATINGS).returning(Rating.id),
     }
 
 
-def _claim_pair(db: Database, body: RatingIn) -> tuple[int | None, str]:
-    """The acquisition pair this rating answers (the one named, else a pending one of the same memes)
-    and its status before this save; a pending pair is marked rated at once."""
+INSERTED = [
+    Rating.a_id,
+    Rating.b_id,
+    Rating.choice,
+    Rating.axis,
+    Rating.origin,
+    Rating.acquisition_pair_id,
+    Rating.created_at,
+]
+
+
+def _insert_claimed(claimed: CTE, named: bool) -> Insert:
+    """Claim and insert in one statement (PostgreSQL: an UPDATE in a WITH): the rating of the pair
+    claimed; with a pair named, nothing when it was not claimable, else a random pair's rating when
+    no pending pair of these memes was there."""
+    origin: ColumnElement[str] = literal("acquisition")
+    source: FromClause = claimed
+    if not named:
+        origin = case((claimed.c.id.is_(None), "random"), else_="acquisition")
+        one = select(literal(1).label("one")).subquery("one")
+        source = one.outerjoin(claimed, true())
+    values = select(
+        bindparam("a", type_=Integer),
+        bindparam("b", type_=Integer),
+        bindparam("choice", type_=Rating.choice.type),
+        bindparam("axis", type_=Rating.axis.type),
+        origin,
+        claimed.c.id,
+        bindparam("rated_at", type_=Rating.created_at.type),
+    ).select_from(source)
+    inserted = insert(RATINGS).from_select(INSERTED, values).returning(Rating.id, Rating.acquisition_pair_id)
+    return inserted.add_cte(claimed)
+
+
+def _folds_claim(db: Database) -> bool:
+    """Whether the database takes the claim inside the insert (a data-modifying WITH)."""
+    bind = db.get_bind() if isinstance(db, Session) else db
+    return bind.dialect.name == "postgresql"
+
+
+def _claim_and_insert(db: Database, body: RatingIn, values: dict[str, Any]) -> tuple[int, int | None] | None:
+    """Claim the pair this rating answers (the one named, else the newest pending one of these
+    memes) and insert the rating: the rating's id and pair, or None when the pair named could not
+    be claimed (rated already, or not a pair of these memes) and nothing was stored.
+
+    On PostgreSQL one statement, one round trip: a single rating commits without BEGIN and COMMIT.
+    SQLite, in process, runs the same two steps as two statements in the caller's transaction."""
     statements = _statements()
-    if body.pair_id is None:
-        claimed = db.execute(statements["claim_pending"], {"a": body.a, "b": body.b}).scalar()
-        return claimed, "pending"
-    parameters = {"pair_id": body.pair_id, "a": body.a, "b": body.b}
-    if db.execute(statements["claim_named"], parameters).scalar() is not None:
-        return body.pair_id, "pending"
-    row = db.execute(statements["named_pair"], parameters).first()
-    if row is None or {row.a_id, row.b_id} != {body.a, body.b}:
-        message = f"acquisition pair {body.pair_id} is not a pair of memes {body.a} and {body.b}"
-        raise InvalidField(message, "body", "pair_id")
-    return body.pair_id, row.status
+    if _folds_claim(db):
+        row = db.execute(statements["save_named" if body.pair_id else "save_pending"], values).first()
+        return None if row is None else (row[0], row[1])
+    pair_id = db.execute(statements["claim_named" if body.pair_id else "claim_pending"], values).scalar()
+    if pair_id is None and body.pair_id is not None:
+        return None
+    return db.execute(statements["insert"], _row(values, pair_id)).scalar_one(), pair_id
+
+
+def _row(values: dict[str, Any], pair_id: int | None) -> dict[str, Any]:
+    """The rating's columns for the plain insert."""
+    origin = "acquisition" if pair_id is not None else "random"
+    row = {"a_id": values["a"], "b_id": values["b"], "choice": values["choice"], "axis": values["axis"]}
+    return row | {"origin": origin, "acquisition_pair_id": pair_id, "created_at": values["rated_at"]}
 
 
 def rating_axis(body: RatingIn, axes: list[str]) -> str:
@@ -129,22 +200,39 @@ def rating_axis(body: RatingIn, axes: list[str]) -> str:
 
 
 def store_rating(db: Database, body: RatingIn, axes: list[str]) -> tuple[RatingOut, bool]:
-    """Store one rating in the caller's transaction; returns it and whether it is new (a retried
-    save of a rated pair is not). An unknown meme raises the foreign key's IntegrityError."""
+    """Store one rating (in the caller's transaction, if any); returns it and whether it is new (a
+    retried save of a rated pair is not). An unknown meme raises the foreign key's IntegrityError."""
     axis = rating_axis(body, axes)
-    pair_id, status = _claim_pair(db, body)
-    if pair_id is not None and status == "rated":
-        earlier = db.execute(_statements()["earlier"], {"pair_id": pair_id, "axis": axis}).first()
-        if earlier is not None:
-            return RatingOut(**dict(zip(RATING_COLUMNS, earlier, strict=True))), False
-    origin = "acquisition" if pair_id is not None else "random"
     created_at = utcnow()
-    values: dict[str, Any] = {"a_id": body.a, "b_id": body.b, "choice": body.choice, "axis": axis, "origin": origin}
-    values |= {"acquisition_pair_id": pair_id, "created_at": created_at}
-    rating_id = db.execute(_statements()["insert"], values).scalar_one()
-    if pair_id is not None and status not in ("pending", "rated"):  # a skipped pair rated after all
-        db.execute(_statements()["mark_rated"], {"pair_id": pair_id})
-    return new_rating_out(rating_id, body, axis, pair_id, created_at), True
+    # Named unlike any column: a DML statement takes parameters named as its table's columns as
+    # values to set, and the claim's UPDATE would set them on the pair.
+    values = {
+        "a": body.a,
+        "b": body.b,
+        "pair_id": body.pair_id,
+        "choice": body.choice,
+        "axis": axis,
+        "rated_at": created_at,
+    }
+    stored = _claim_and_insert(db, body, values)
+    if stored is None:  # the pair named was rated already, or is not theirs
+        return _rated_pair(db, body, values)
+    return new_rating_out(stored[0], body, axis, stored[1], created_at), True
+
+
+def _rated_pair(db: Database, body: RatingIn, values: dict[str, Any]) -> tuple[RatingOut, bool]:
+    """A rating naming a pair it could not claim: refused if the pair is not of these memes; else the
+    rating already stored on its axis (a retry, a second tab), or a new one on another axis."""
+    statements = _statements()
+    row = db.execute(statements["named_pair"], values).first()
+    if row is None or {row.a_id, row.b_id} != {body.a, body.b}:
+        message = f"acquisition pair {body.pair_id} is not a pair of memes {body.a} and {body.b}"
+        raise InvalidField(message, "body", "pair_id")
+    earlier = db.execute(statements["earlier"], values).first()
+    if earlier is not None:
+        return RatingOut(**dict(zip(RATING_COLUMNS, earlier, strict=True))), False
+    rating_id = db.execute(statements["insert"], _row(values, body.pair_id)).scalar_one()
+    return new_rating_out(rating_id, body, values["axis"], body.pair_id, values["rated_at"]), True
 
 
 def unknown_meme(items: list[RatingIn]) -> InvalidField:
@@ -199,13 +287,22 @@ def _ratings_and_current_model_statement() -> Select[int, int | None]:
     return select(rating_events(), current_n)
 
 
+def _saving_connection(ratings: int) -> AbstractContextManager[Connection]:
+    """One rating on PostgreSQL is one statement, atomic by itself: no BEGIN and COMMIT round trips.
+    Several ratings (all or none), and SQLite's two statements a rating, take a transaction."""
+    engine = get_engine()
+    if ratings == 1 and engine.dialect.name == "postgresql":
+        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    return engine.begin()
+
+
 def save_ratings(
     items: list[RatingIn], encoder: str, axes: list[str], count: bool = True
 ) -> tuple[list[tuple[RatingOut, bool]], tuple[int, int] | None]:
     """Store the ratings committed (all or none); returns each with whether it is new, and if
     `count`, the numbers of ratings before them and at the newest model."""
     try:
-        with get_engine().begin() as connection:
+        with _saving_connection(len(items)) as connection:
             # Counted before the ratings claim their pair, so the pair is held only for the insert
             # and commit; a count a moment stale is harmless (due means "at least `every` since").
             counts = rating_counts(connection, encoder) if count else None

@@ -12,8 +12,7 @@ from memethresher_shared.celery_app import send
 from memethresher_shared.encoder_state import serving_encoder
 from memethresher_shared.models import Meme, ModelVersion, Source
 from memethresher_shared.source_edits import edit_source
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from memethresher_api import broker, model_versions, queries
 from memethresher_api.deps import IdPath, SessionDep, SettingsDep, field_error
@@ -166,27 +165,13 @@ def make_current(model_version_id: IdPath, session: SessionDep) -> QueuedOut:
                     lambda: send(tasks.MAKE_CURRENT, model_version_id))  # fmt: skip
 
 
-def _model_version(session: Session, model_version_id: int) -> ModelVersion:
-    version = session.get(ModelVersion, model_version_id)
-    if version is None:
-        field_error("path", "model_version_id", f"no model version {model_version_id}", status=404)
-    return version
-
-
 @router.post("/models/{model_version_id}/pin", response_model=ModelVersionOut)
 def pin(model_version_id: IdPath, session: SessionDep) -> ModelVersionOut:
     """Keep this version current: automatic retrains and sweeps record new versions but do not replace
     it until it is unpinned. One not current yet is made current by the trainer (queued here; if the
     broker is away, the next training makes it current)."""
-    version = _model_version(session, model_version_id)
-    session.execute(
-        update(ModelVersion)
-        .where(ModelVersion.encoder == version.encoder)
-        .values(pinned=ModelVersion.id == version.id)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    session.refresh(version)
+    version = model_versions.get_version(session, model_version_id)
+    model_versions.pin_version(session, version)
     if not version.is_current:
         _enqueue(f"making model version {model_version_id} current", lambda: send(tasks.MAKE_CURRENT, version.id))
     return ModelVersionOut.model_validate(version, from_attributes=True)
@@ -195,16 +180,17 @@ def pin(model_version_id: IdPath, session: SessionDep) -> ModelVersionOut:
 @router.delete("/models/{model_version_id}/pin", response_model=ModelVersionOut)
 def unpin(model_version_id: IdPath, session: SessionDep) -> ModelVersionOut:
     """Let the next automatic retrain replace this version again."""
-    version = _model_version(session, model_version_id)
-    version.pinned = False
-    session.commit()
+    version = model_versions.get_version(session, model_version_id)
+    model_versions.unpin_version(session, version)
     return ModelVersionOut.model_validate(version, from_attributes=True)
 
 
 @router.delete("/models/{model_version_id}", status_code=204, responses={409: {"description": "Current or pinned"}})
 def delete_model(model_version_id: IdPath, session: SessionDep, settings: SettingsDep) -> Response:
     """Delete a version that is neither current nor pinned, with its scores and its folder."""
-    model_versions.delete_version(session, _model_version(session, model_version_id), Path(settings.storage))
+    model_versions.delete_version(
+        session, model_versions.get_version(session, model_version_id), Path(settings.storage)
+    )
     return Response(status_code=204)
 
 
