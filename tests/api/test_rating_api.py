@@ -176,7 +176,7 @@ def test_stats_count_what_the_user_sees(any_client: TestClient) -> None:
     assert any_client.get("/api/stats").json() == {
         "memes": 6, "embedded": 5, "failed": 1, "ratings": 1, "model_versions": 1,
         "scored": 2, "curation_pending": 2, "library": 0, "ratings_by_axis": {"overall": 1},
-        "scored_by_axis": {"overall": 2}, "curation_queued_by_axis": {"overall": 2},
+        "scored_by_axis": {"overall": 2}, "curation_queued_by_axis": {"overall": 2}, "stopping": None,
     }  # fmt: skip
     status = any_client.get("/api/rating-status").json()
     assert (status["ratings_today"], status["ratings_total"], status["model_version_id"]) == (1, 1, model)

@@ -69,6 +69,7 @@ def stats(session: Session, encoder: str) -> StatsOut:
         curation_queued_by_axis=_count_by(session, CurationItem.axis, CurationItem.status == "pending"),
         curation_pending=_count(session, select(func.count(CurationItem.id)).where(CurationItem.status == "pending")),
         library=_count(session, select(func.count(CurationItem.id)).where(CurationItem.status == "kept")),
+        stopping=(model.metrics or {}).get("stopping") if model else None,
     )
 
 

@@ -89,6 +89,15 @@ class HistoryPageOut(BaseModel):
     next_before: int | None
 
 
+class StoppingOut(BaseModel):
+    """When to stop rating: keep/discard decisions the next `next_ratings` ratings are expected to change,
+    from the current model's members' disagreement (computed by the trainer when it trained)."""
+
+    next_ratings: int
+    decision_change_share: float
+    decision_changes: int
+
+
 class StatsOut(BaseModel):
     memes: int
     embedded: int
@@ -101,6 +110,7 @@ class StatsOut(BaseModel):
     ratings_by_axis: dict[str, int] = {}
     scored_by_axis: dict[str, int] = {}  # by the current model
     curation_queued_by_axis: dict[str, int] = {}  # pending items, by the axis that queued them
+    stopping: StoppingOut | None = None  # none before a model trained with the signal
 
 
 class RatingStatusOut(BaseModel):
@@ -110,6 +120,7 @@ class RatingStatusOut(BaseModel):
     model_version_id: int | None
     model_trained_at: datetime | None
     retrain_running: bool | None
+    stopping: StoppingOut | None = None
 
 
 class HealthOut(BaseModel):

@@ -134,4 +134,5 @@ def rating_status(session: SessionDep, settings: SettingsDep) -> RatingStatusOut
         model_version_id=model.id if model else None,
         model_trained_at=model.created_at if model else None,
         retrain_running=running,
+        stopping=(model.metrics or {}).get("stopping") if model else None,
     )

@@ -172,6 +172,13 @@ async function refreshStatus() {
     $("model").textContent = s.model_version_id
       ? `v${s.model_version_id}, trained ${new Date(s.model_trained_at).toLocaleString()}` : "none yet";
     $("retrain").hidden = !s.retrain_running;
+    $("stopping").hidden = !s.stopping;
+    if (s.stopping) {
+      const share = s.stopping.decision_change_share;
+      $("stopping-changes").textContent = share < 0.02
+        ? "little will change (under 2% of keep/discard decisions)"
+        : `~${s.stopping.decision_changes} keep/discard decisions (${(100 * share).toFixed(1)}%) may change`;
+    }
   } catch (error) { /* the status bar is informative only */ }
 }
 
