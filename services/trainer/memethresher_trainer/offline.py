@@ -21,6 +21,7 @@ from memethresher_trainer.export_files import export_files
 from memethresher_trainer.files import InputError, load_embeddings, load_labels, load_ratings
 from memethresher_trainer.model import EnsembleConfig
 from memethresher_trainer.score import WideModel, summarize
+from memethresher_trainer.settings import get_trainer_settings
 from memethresher_trainer.train import Pairs, fit
 
 EXISTING = click.Path(exists=True, path_type=Path)
@@ -117,17 +118,19 @@ def offline() -> None:
 @export_options
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="model folder")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--members", default=16, show_default=True, type=click.IntRange(min=1))
-@click.option("--hidden", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--members", type=click.IntRange(min=1), help="default: the trainer's (MEMETHRESHER_ENSEMBLE_MEMBERS)")
+@click.option("--hidden", type=click.IntRange(min=1), help="default: the trainer's (MEMETHRESHER_ENSEMBLE_HIDDEN)")
 @axis_option
 @clear_errors
 def train(embeddings: Path | None, ratings: Path | None, export: Path | None, encoder: str | None, out: Path,
-          seed: int, members: int, hidden: int, axis: str | None) -> None:  # fmt: skip
+          seed: int, members: int | None, hidden: int | None, axis: str | None) -> None:  # fmt: skip
     """Train an ensemble; OUT gets weights.safetensors, config.json, metrics.json and the wide export.
     With --axis, on that axis' ratings only, into a model whose one head is named for it."""
     files = inputs(export, encoder, embeddings, ratings, need=("ratings",))
     ids, vectors = load_embeddings(files.embeddings)
-    config = EnsembleConfig(dim=vectors.shape[1], members=members, hidden=hidden, seed=seed, axes=(axis or OVERALL,))
+    # The trainer service's recipe (EnsembleConfig's defaults, and MEMETHRESHER_ENSEMBLE_* where set).
+    sizes = {k: v for k, v in {"members": members, "hidden": hidden}.items() if v is not None}
+    config = get_trainer_settings().ensemble_config(vectors.shape[1], seed=seed, axes=(axis or OVERALL,), **sizes)
     pairs = files.pairs({k: i for i, k in enumerate(ids)}, config.targets, axis)
     if len(pairs) == 0:
         raise InputError(f"{files.ratings}: no ratings on axis {axis or OVERALL!r} over these embeddings")
