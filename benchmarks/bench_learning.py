@@ -103,6 +103,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--features", type=Path, help="cache of the embedded sample memes (.npz)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file")
     parser.add_argument("--plot", type=Path, default=PLOT, help="AUROC against labels (PNG)")
+    parser.add_argument("--merge", type=Path, nargs="+", help="pool these results files into one report")
     args = parser.parse_args()
     worlds = args.worlds or ("0" if args.quick else ",".join(map(str, REPORT_WORLDS)))
     args.worlds = [int(w) for w in worlds.split(",")]
@@ -111,9 +112,42 @@ def parse() -> argparse.Namespace:
     return args
 
 
+def write_report(worlds: list[dict], args: argparse.Namespace, seconds: float) -> None:
+    """The per-family table, the verdicts, the stopping signal's accuracy, the plot and the results file."""
+    families = pool_families(worlds)
+    held_out = {family: family not in TUNING_FAMILIES for family in families}
+    report.print_table(families, held_out)
+    full = 128 if args.quick else 1280  # the seed recipe's own width: the encoder's embedding width
+    stand_ins = sorted(f"{w['family']}/{w['world']}" for w in worlds if w["seed_hidden"] != full)
+    names = list(worlds[0]["runs"])
+    verdicts = {name: report.verdict(families, name) for name in names}
+    for v in verdicts.values():
+        print(report.verdict_line(v))
+    if stand_ins:
+        print(f"seed recipe at a stand-in width (not {full}) in: {', '.join(stand_ins)}")
+    curves = {f: {"seed recipe": [w["seed_curve"] for w in worlds if w["family"] == f]}
+              | {n: [r["curve"] for w in worlds if w["family"] == f for r in w["runs"][n]] for n in names}
+              for f in families}  # fmt: skip
+    report.plot(curves, held_out, args.plot)
+    stopping = {n: report.stopping_accuracy([c for f in families for c in curves[f][n]]) for n in names}
+    for name, row in stopping.items():
+        print(f"stopping signal, {name}: {row}")
+    result = {"families": families, "held_out": held_out, "verdict": verdicts, "default": DEFAULT, "stopping": stopping,
+              "seed_stand_in": stand_ins, "worlds": worlds, "draws": args.draws, "memes": args.memes,
+              "budget": args.budget, "quick": args.quick, "seconds": round(seconds)}  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+
+
 def main() -> None:
     args = parse()
     started = time.perf_counter()
+    if args.merge:
+        # Parts run as separate processes (e.g. a family each), pooled into one report.
+        parts = [json.loads(path.read_text()) for path in args.merge]
+        args.draws, args.memes, args.budget, args.quick = (parts[0][k] for k in ("draws", "memes", "budget", "quick"))
+        write_report([w for part in parts for w in part["worlds"]], args, sum(p["seconds"] for p in parts))
+        return
     torch.set_num_threads(1)  # as the trainer runs (MEMETHRESHER_TRAINER_THREADS)
     memes = load_memes(COLLECTION, args.features)
     worlds = []
@@ -125,32 +159,8 @@ def main() -> None:
                 print(f"{world.name}: seed recipe (width {seed['hidden']}) {seed['curve']}", flush=True)
                 continue
             worlds.append(run_world(world, args))
-    if args.seed_only:
-        return
-    families = pool_families(worlds)
-    held_out = {family: family not in TUNING_FAMILIES for family in families}
-    report.print_table(families, held_out)
-    full = 128 if args.quick else memes.vectors.shape[1]
-    stand_ins = sorted(f"{w['family']}/{w['world']}" for w in worlds if w["seed_hidden"] != full)
-    names = list(worlds[0]["runs"])
-    verdicts = {name: report.verdict(families, name) for name in names}
-    for v in verdicts.values():
-        print(report.verdict_line(v))
-    if stand_ins:
-        print(f"seed recipe at the stand-in width {args.stand_in} in: {', '.join(stand_ins)}")
-    curves = {f: {"seed recipe": [w["seed_curve"] for w in worlds if w["family"] == f]}
-              | {n: [r["curve"] for w in worlds if w["family"] == f for r in w["runs"][n]] for n in names}
-              for f in families}  # fmt: skip
-    report.plot(curves, held_out, args.plot)
-    stopping = {n: report.stopping_accuracy([c for f in families for c in curves[f][n]]) for n in names}
-    for name, row in stopping.items():
-        print(f"stopping signal, {name}: {row}")
-    result = {"families": families, "held_out": held_out, "verdict": verdicts, "default": DEFAULT, "stopping": stopping,
-              "seed_stand_in": stand_ins, "stand_in_width": args.stand_in, "worlds": worlds,
-              "draws": args.draws, "memes": args.memes, "budget": args.budget, "quick": args.quick,
-              "seconds": round(time.perf_counter() - started)}  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
+            # Written after every world, so that a long run stopped early keeps what it measured.
+            write_report(worlds, args, time.perf_counter() - started)
 
 
 if __name__ == "__main__":
