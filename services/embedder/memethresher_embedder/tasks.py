@@ -72,8 +72,10 @@ def embed_missing() -> dict[str, Any]:
         for batch in chunks:
             send(tasks.EMBED_BATCH, batch, encoder)
     active = encoders[0]
-    pending = {encoder: len(missing[encoder]) for encoder in encoders[1:]}
-    return {"encoder": active, "memes": len(missing[active]), "batches": len(batches[active]), "pending": pending}
+    summary: dict[str, Any] = {"encoder": active, "memes": len(missing[active]), "batches": len(batches[active])}
+    if len(encoders) > 1:  # a switch under way
+        summary["pending"] = {"encoder": encoders[1], "memes": len(missing[encoders[1]])}
+    return summary
 
 
 def request_sweep(client: redis.Redis, encoder: str) -> bool:
