@@ -2,7 +2,8 @@
 
 - model_only: preprocessed uint8 images already in memory, through the model (copy to device included);
 - prep_only: encoded files in the store, read, decoded and preprocessed by the worker's pool, no model;
-- end_to_end: files in the store to vectors in the database, through a real Celery worker on `embed`;
+- end_to_end: files in the store to vectors in the database, through a real Celery worker process on
+  `embed` of the shipped shape (threads pool holding 8 tasks, one shared engine), fed by Celery tasks;
 - bound: on a CPU, where decoding and the model share the cores, 1 / (1/model + 1/prep);
   with a GPU, min(model, prep); efficiency = end_to_end / bound (target >= 0.9).
 
@@ -15,21 +16,22 @@ Images are sample memes (scikit-image photographs with captions) at Reddit-like 
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import multiprocessing
 import os
 import platform
-import random
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from memethresher_shared.launcher import EMBEDDER_TASKS_AHEAD
+
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from benchmarks.embed_memes import embedded_count, forget_vectors, memes_to_measure, stored_paths  # noqa: E402
+
 RESULTS = REPO / "benchmarks" / "results" / "embed.json"
 TARGET_EFFICIENCY = 0.9
 # Dense bf16 tensor-core peaks, TFLOP/s, by a substring of torch.cuda.get_device_name().
@@ -44,10 +46,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--task-batch", type=int, default=32, help="meme ids per embed task")
     parser.add_argument("--model-batch", type=int, help="images per forward pass (default: the setting)")
     parser.add_argument("--prep-workers", type=int, help="decode threads (default: the setting)")
-    parser.add_argument("--worker-pool", default="prefork", help="Celery pool of the end-to-end worker")
-    parser.add_argument("--worker-concurrency", type=int, default=1)
+    parser.add_argument("--worker-pool", default="threads", help="end-to-end worker's Celery pool (shipped: threads)")
+    parser.add_argument("--worker-concurrency", type=int, default=EMBEDDER_TASKS_AHEAD,
+                        help=f"embed tasks the worker holds at once (shipped: {EMBEDDER_TASKS_AHEAD})")
     parser.add_argument("--peak-tflops", type=float, help="dense bf16 peak of the GPU, if not in the table")
     parser.add_argument("--rounds", type=int, help="best of N rounds (default 3; quick 1)")
+    parser.add_argument("--files", type=Path, help="a folder of memes (benchmarks/meme_files.py), not generated ones")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes on `embed`")
+    parser.add_argument("--pin-gpus", action="store_true", help="worker i sees only GPU i (CUDA_VISIBLE_DEVICES)")
+    parser.add_argument("--gpu-util", action="store_true", help="sample nvidia-smi during the end-to-end phase")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.images = args.images or (64 if args.quick else 384)
@@ -73,71 +80,18 @@ def configure(root: Path, redis_url: str, args: argparse.Namespace) -> None:
         os.environ[f"MEMETHRESHER_{key}"] = value
 
 
-def sample_files(count: int, seed: int) -> list[tuple[bytes, str]]:
-    """`count` distinct encoded memes, (bytes, Pillow format), made on every core."""
-    chunks = [(seed, start, min(64, count - start)) for start in range(0, count, 64)]
-    context = multiprocessing.get_context("spawn")  # no torch state crosses into the children
-    with ProcessPoolExecutor(min(len(chunks), os.cpu_count() or 1), mp_context=context) as pool:
-        return [file for chunk in pool.map(sample_chunk, chunks) for file in chunk]
-
-
-def sample_chunk(job: tuple[int, int, int]) -> list[tuple[bytes, str]]:
-    from memethresher_shared.samples import load_photos, make_meme
-
-    seed, start, count = job
-    rng = random.Random(seed * 1_000_003 + start)
-    photos = load_photos()
-    files = []
-    for index in range(start, start + count):
-        meme = make_meme(photos[index % len(photos)], rng)
-        width = rng.choice((640, 800, 960, 1080))
-        meme = meme.resize((width, int(meme.height * width / meme.width)))
-        fmt = "PNG" if index % 5 == 0 else "JPEG"
-        buffer = io.BytesIO()
-        meme.save(buffer, fmt, **({"quality": 88} if fmt == "JPEG" else {}))
-        files.append((buffer.getvalue(), fmt))
-    return files
-
-
-def add_memes(files: list[tuple[bytes, str]]) -> list[int]:
-    from memethresher_shared.db import session_scope
-    from memethresher_shared.models import Meme
-    from memethresher_shared.store import get_store, sha256_hex
-
-    store = get_store()
-    with session_scope() as session:
-        memes = []
-        for data, fmt in files:
-            digest = sha256_hex(data)
-            key = store.put(data, fmt, sha256=digest)
-            memes.append(Meme(sha256=digest, storage_key=key, format=fmt, width=0, height=0, byte_size=len(data)))
-        session.add_all(memes)
-        session.flush()
-        return [m.id for m in memes]
-
-
-def stored_paths(meme_ids: list[int]) -> list[tuple[int, Path]]:
-    from memethresher_shared.db import session_scope
-    from memethresher_shared.models import Meme
-    from memethresher_shared.store import get_store
-    from sqlalchemy import select
-
-    store = get_store()
-    with session_scope() as session:
-        rows = session.execute(select(Meme.id, Meme.storage_key).where(Meme.id.in_(meme_ids)))
-        return [(row.id, store.path(row.storage_key)) for row in rows]
-
-
 def measure_prep(files: list[tuple[int, Path]]) -> tuple[float, list[Any]]:
-    """Images/s of the worker's pool reading and preprocessing every file; also returns the arrays."""
-    from memethresher_embedder.pipeline import prep_pool, prepare_all
+    """Images/s of the worker's decode threads reading and preprocessing every file on the CPU."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from memethresher_embedder.pipeline import read_and_prepare
     from memethresher_embedder.settings import get_embedder_settings
 
     spec = get_encoder_now().preprocess
-    pool = prep_pool(get_embedder_settings().embed_prep_workers)
-    [future.result() for _, future in prepare_all(files[:8], spec, pool)]  # threads started
-    started = time.perf_counter()
-    arrays = [future.result() for _, future in prepare_all(files, spec, pool)]
+    with ThreadPoolExecutor(get_embedder_settings().embed_prep_workers) as pool:
+        list(pool.map(lambda file: read_and_prepare(file[1], spec), files[:8]))  # threads started
+        started = time.perf_counter()
+        arrays = list(pool.map(lambda file: read_and_prepare(file[1], spec), files))
     return len(files) / (time.perf_counter() - started), arrays
 
 
@@ -183,28 +137,29 @@ def get_encoder_now() -> Any:
     return get_encoder(os.environ["MEMETHRESHER_EMBEDDER"])
 
 
-def start_worker(root: Path, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+def start_worker(root: Path, args: argparse.Namespace, index: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "celery", "-A", "memethresher_embedder.tasks", "worker", "-Q", "embed",
-               "-n", "bench-embed@%h", "--pool", args.worker_pool,
+               "-n", f"bench-embed{index}@%h", "--pool", args.worker_pool,
                "--concurrency", str(args.worker_concurrency), "--prefetch-multiplier", "1",
                "--without-gossip", "--without-mingle", "--without-heartbeat",
-               "--loglevel", "WARNING"]  # fmt: skip
-    log = (root / "worker.log").open("wb")
-    return subprocess.Popen(command, cwd=REPO, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
+               "--loglevel", "INFO"]  # fmt: skip
+    env = {**os.environ, **({"CUDA_VISIBLE_DEVICES": str(index)} if args.pin_gpus else {})}
+    log = worker_log(root, index).open("wb")
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def embedded_count(meme_ids: list[int]) -> int:
-    from memethresher_shared.db import session_scope
-    from memethresher_shared.models import Embedding
-    from sqlalchemy import func, select
+def worker_log(root: Path, index: int) -> Path:
+    return root / f"worker{index}.log"
 
-    query = (
-        select(func.count())
-        .select_from(Embedding)
-        .where(Embedding.encoder == os.environ["MEMETHRESHER_EMBEDDER"], Embedding.meme_id.in_(meme_ids))
-    )
-    with session_scope() as session:
-        return int(session.scalar(query) or 0)
+
+def warm_up(root: Path, args: argparse.Namespace, warmup: list[int]) -> None:
+    """Embed the warm-up memes until every worker has loaded its model and run it (left out of the figures)."""
+    for _ in range(20):
+        forget_vectors(warmup)
+        embed_through_worker(warmup, max(1, args.task_batch // 4), timeout_s=900)
+        if all("loaded encoder" in worker_log(root, i).read_text() for i in range(args.workers)):
+            return
+    raise RuntimeError("some worker never took a warm-up task")
 
 
 def embed_through_worker(meme_ids: list[int], task_batch: int, timeout_s: float) -> float:
@@ -224,36 +179,40 @@ def embed_through_worker(meme_ids: list[int], task_batch: int, timeout_s: float)
     return elapsed
 
 
-def forget_vectors(meme_ids: list[int]) -> None:
-    """Delete the measured memes' vectors so the next round embeds them again."""
-    from memethresher_shared.db import session_scope
-    from memethresher_shared.models import Embedding
-    from sqlalchemy import delete
-
-    with session_scope() as session:
-        session.execute(delete(Embedding).where(Embedding.meme_id.in_(meme_ids)))
-
-
 def measure_rounds(root: Path, args: argparse.Namespace, warmup: list[int], measured: list[int]) -> dict:
     """Best images/s of each phase over the rounds: other work on the machine only ever slows a phase."""
     files = stored_paths(measured)
-    best = {"prep": 0.0, "model": 0.0, "end_to_end": 0.0}
-    worker = start_worker(root, args)
+    best: dict[str, Any] = {"prep": 0.0, "model": 0.0, "end_to_end": 0.0, "gpu_util": {}}
+    workers = [start_worker(root, args, i) for i in range(args.workers)]
     try:
-        # The warm-up batch covers worker start and model load, which the figure leaves out.
-        embed_through_worker(warmup, args.task_batch, timeout_s=600)
+        warm_up(root, args, warmup)
         for _ in range(args.rounds):
             prep, arrays = measure_prep(files)
             model = measure_model(arrays)
             del arrays
             forget_vectors(measured)
-            end_to_end = len(measured) / embed_through_worker(measured, args.task_batch, timeout_s=1800)
+            end_to_end, gpu_util = end_to_end_rate(measured, args)
+            if end_to_end > best["end_to_end"]:
+                best["gpu_util"] = gpu_util
             for phase, value in (("prep", prep), ("model", model), ("end_to_end", end_to_end)):
                 best[phase] = max(best[phase], value)
     finally:
-        worker.terminate()
-        worker.wait(30)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(30)
     return best
+
+
+def end_to_end_rate(measured: list[int], args: argparse.Namespace) -> tuple[float, dict[int, float]]:
+    """Images/s through the workers, and each GPU's mean utilisation meanwhile (when asked for)."""
+    if not args.gpu_util:
+        return len(measured) / embed_through_worker(measured, args.task_batch, timeout_s=1800), {}
+    from benchmarks.gpu_sampler import GpuSampler  # needs nvidia-smi
+
+    with GpuSampler() as gpus:
+        seconds = embed_through_worker(measured, args.task_batch, timeout_s=1800)
+    return len(measured) / seconds, gpus.mean_utilisation()
 
 
 def peak_tflops(device: str, override: float | None) -> float | None:
@@ -283,8 +242,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
 
     upgrade(os.environ["MEMETHRESHER_DATABASE_URL"])
     load_before = os.getloadavg()[0]
-    warmup = add_memes(sample_files(args.task_batch, seed=1))
-    measured = add_memes(sample_files(args.images, seed=2))
+    warmup, measured = memes_to_measure(args)
     best = measure_rounds(root, args, warmup, measured)
     model, prep, end_to_end = best["model"], best["prep"], best["end_to_end"]
     gpu = get_encoder_now().device.type == "cuda"
@@ -298,6 +256,8 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "model_batch": get_encoder_now().batch_size(settings.embed_model_batch),
         "prep_workers": settings.embed_prep_workers,
         "worker_pool": f"{args.worker_pool} x{args.worker_concurrency}",
+        "workers": args.workers,
+        "files": str(args.files) if args.files else "generated samples, 640-1080 px, 1 in 5 PNG",
         "rounds": args.rounds,
         "model_only_images_per_s": round(model, 1),
         "prep_only_images_per_s": round(prep, 1),
@@ -310,11 +270,14 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
     }
+    if best["gpu_util"]:
+        result["gpu_utilisation_percent"] = best["gpu_util"]
     peak = peak_tflops(result["device"], args.peak_tflops) if gpu else None
     if peak:
-        for phase in ("model_only", "end_to_end"):
+        # Model-only runs on one GPU; end to end on `workers` of them, so its bound is that many times one.
+        for phase, gpus in (("model_only", 1), ("end_to_end", args.workers if args.pin_gpus else 1)):
             achieved = result[f"{phase}_images_per_s"] * result["gflops_per_image"] / 1e3  # TFLOP/s
-            result[f"{phase}_peak_fraction"] = round(achieved / peak, 3)
+            result[f"{phase}_peak_fraction"] = round(achieved / (peak * gpus), 3)
         result["peak_tflops_dense_bf16"] = peak
     return result
 
