@@ -84,7 +84,8 @@ def pool_families(worlds: list[dict]) -> dict[str, dict[str, dict]]:
         seeds = [report.summarize(w["seed_curve"], w["seed_curve"]) for w in mine]
         families[family] = {"seed recipe": report.pool(seeds)}
         for name in mine[0]["runs"]:
-            families[family][name] = report.pool([r["summary"] for w in mine for r in w["runs"][name]])
+            rows = [report.summarize(r["curve"], w["seed_curve"]) for w in mine for r in w["runs"][name]]
+            families[family][name] = report.pool(rows)
     return families
 
 

@@ -24,8 +24,9 @@ def auroc_at(curve: list[dict], labels: int) -> float | None:
     return points[-1] if points else None
 
 
-def largest_drop(curve: list[dict]) -> float:
-    values = [point["auroc"] for point in curve]
+def largest_drop(curve: list[dict], after: int = 0) -> float:
+    """The largest fall of AUROC from one round to the next, among rounds from `after` labels on."""
+    values = [point["auroc"] for point in curve if point["labels"] >= after]
     return max([0.0] + [before - after for before, after in zip(values, values[1:], strict=False)])
 
 
@@ -41,7 +42,7 @@ def summarize(curve: list[dict], seed: list[dict]) -> dict[str, Any]:
     return {"to_seed_final": reached, "label_ratio": None if reached is None else reached / seed_labels,
             **{f"to_{level:.2f}": labels_to_reach(curve, level) for level in LEVELS},
             **{f"at_{n}": auroc_at(curve, n) if n <= curve[-1]["labels"] else None for n in AT},
-            "vs_seed": vs_seed, "largest_drop": largest_drop(curve),
+            "vs_seed": vs_seed, "largest_drop": largest_drop(curve), "drop_after_200": largest_drop(curve, 200),
             "final_labels": curve[-1]["labels"], "final_auroc": curve[-1]["auroc"]}  # fmt: skip
 
 
@@ -68,6 +69,7 @@ def pool(rows: list[dict]) -> dict[str, Any]:
     checkpoints = sorted({k for row in rows for k in row["vs_seed"]}, key=int)
     out["vs_seed"] = {k: mean_or_none([row["vs_seed"].get(k) for row in rows]) for k in checkpoints}
     out["largest_drop"] = max(row["largest_drop"] for row in rows)
+    out["drop_after_200"] = max(row["drop_after_200"] for row in rows)
     return out
 
 
@@ -89,6 +91,7 @@ def verdict(families: dict[str, dict[str, dict]], strategy: str) -> dict[str, An
         "half_the_labels": bool(ratios) and all(r is not None and r <= HALF for r in ratios.values()),
         "largest_drop_family": drop_family, "largest_drop": rows[drop_family]["largest_drop"] if drop_family else None,
         "drops_within": bool(rows) and all(row["largest_drop"] <= MAX_DROP for row in rows.values()),
+        "drop_after_200": max((row["drop_after_200"] for row in rows.values()), default=None),
     }  # fmt: skip
 
 
@@ -99,15 +102,16 @@ def _cell(value: float | None, digits: int = 3) -> str:
 
 
 def print_table(families: dict[str, dict[str, dict]], held_out: dict[str, bool]) -> None:
-    print(f"{'family':12} {'strategy':20} {'to seed':>7} {'ratio':>5} {'to .80':>6} {'to .90':>6} "
-          + " ".join(f"{'@' + str(n):>6}" for n in AT) + f" {'vs seed at its labels':>26} {'drop':>6}")  # fmt: skip
+    at = " ".join(f"{'@' + str(n):>6}" for n in AT)
+    print(f"{'family':12} {'strategy':20} {'to seed':>7} {'ratio':>5} {'to .80':>6} {'to .90':>6} {at} "
+          f"{'vs seed at its labels':>26} {'drop':>6} {'>200':>6}")  # fmt: skip
     for family, by in families.items():
         for name, row in by.items():
             margins = "" if name == "seed recipe" else " ".join(_cell(v, -3) for v in row["vs_seed"].values())
             print(f"{family + ('' if held_out[family] else '*'):12} {name:20} {_cell(row['to_seed_final'], 0):>7} "
                   f"{_cell(row['label_ratio'], 2):>5} {_cell(row['to_0.80'], 0):>6} {_cell(row['to_0.90'], 0):>6} "
                   + " ".join(f"{_cell(row[f'at_{n}']):>6}" for n in AT)
-                  + f" {margins:>26} {row['largest_drop']:6.3f}", flush=True)  # fmt: skip
+                  + f" {margins:>26} {row['largest_drop']:6.3f} {row['drop_after_200']:6.3f}", flush=True)  # fmt: skip
     print("(* tuning family; 'ratio': labels to the seed recipe's final AUROC over its labels, median over runs)")
 
 
@@ -146,7 +150,7 @@ def verdict_line(v: dict[str, Any]) -> str:
     return (f"{v['strategy']}: worst family at equal labels {v['worst_margin_family']} "
             f"({_cell(v['worst_margin'], -3)}); labels to the seed's final, worst {v['worst_ratio_family']} "
             f"(ratio {_cell(v['worst_label_ratio'], 2)}); largest drop {v['largest_drop_family']} "
-            f"({_cell(v['largest_drop'])})")  # fmt: skip
+            f"({_cell(v['largest_drop'])}; from 200 labels on {_cell(v['drop_after_200'])})")  # fmt: skip
 
 
 LITTLE = 0.02  # "little will change": at most 2% of keep/discard decisions expected to flip
