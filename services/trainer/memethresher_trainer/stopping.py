@@ -2,7 +2,8 @@
 
 The members' spread on a meme's score stands for how unsure the model is of it. With n ratings behind
 the model, `more` ratings shrink that uncertainty's variance by about n / (n + more), so the ensemble's
-mean score moves by roughly N(0, spread^2 * more / (n + more)); a meme's decision (in the top
+mean score moves by roughly N(0, spread^2 * more / (n + more)), plus the retrain's own redraw of the
+members; a meme's decision (in the top
 `top_fraction` or not) changes when that move crosses the curation threshold. The expected share of
 changed decisions is the mean of those crossing probabilities. Its accuracy is measured in
 benchmarks/bench_learning.py (predicted against the decisions that really changed 100 ratings later).
@@ -32,7 +33,10 @@ def expected_decision_change(member_scores: np.ndarray, n_ratings: int, top_frac
     centred = member_scores - member_scores.mean(0, keepdims=True)
     mean, spread = centred.mean(1), centred.std(1)
     threshold = np.quantile(mean, 1.0 - top_fraction)
-    move = spread * math.sqrt(more / (max(n_ratings, 0) + more))
+    # A retrain also draws the ensemble afresh: its mean of M members moves by about spread * sqrt(2 / M)
+    # with no new information at all (the benchmark's first runs, without this term, predicted a third of
+    # the changes that happened).
+    move = spread * math.sqrt(more / (max(n_ratings, 0) + more) + 2.0 / member_scores.shape[1])
     z = np.abs(mean - threshold) / np.maximum(move, 1e-12)
     return float(torch.special.ndtr(torch.from_numpy(-z)).mean())  # P(N(0, 1) > z)
 
