@@ -165,7 +165,18 @@ def stopping_accuracy(curves: list[list[dict]]) -> dict[str, Any]:
         return {"rounds": 0}
     predicted, actual = np.array(points).T
     little = predicted <= LITTLE
+    # For comparison, the plainest forecast: the share that changed over the previous 100 ratings (a window
+    # that ends at or before this round, so it knows nothing of what comes next).
+    past = []
+    for c in curves:
+        for i, p in enumerate(c):
+            j = max((j for j in range(i) if c[j]["labels"] <= p["labels"] - 100), default=None)
+            if j is not None and p.get("actual_change") is not None and c[j].get("actual_change") is not None:
+                past.append((c[j]["actual_change"], p["actual_change"]))
+    before, after = np.array(past).T if past else (np.zeros(0), np.zeros(0))
     return {"rounds": len(points), "mean_predicted": float(predicted.mean()), "mean_actual": float(actual.mean()),
+            "mean_abs_error": float(np.abs(predicted - actual).mean()),
+            "previous_round_change_mean_abs_error": float(np.abs(before - after).mean()) if past else None,
             "correlation": float(np.corrcoef(predicted, actual)[0, 1]) if len(points) > 2 else None,
             "little_rounds": int(little.sum()),
             "little_actual_mean": float(actual[little].mean()) if little.any() else None,

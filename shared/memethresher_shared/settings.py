@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     embedder: str = "efficientnet_lite0:imagenet"
     # An encoder switch trains the new encoder's model once this share of memes has its vectors.
     encoder_switch_coverage: float = Field(default=0.95, gt=0, le=1)
+    # How far below the active encoder's the new one's held-out log-loss must be for the switch to
+    # complete: 0 means "at least as good"; a negative value accepts one up to that much worse (a faster one).
+    encoder_switch_min_gain: float = 0.0
     library_dir: Path = Path("./data/library")
     # `memethresher backup` writes timestamped folders here and keeps the newest `backup_keep`.
     backup_dir: Path = Path("./data/backups")

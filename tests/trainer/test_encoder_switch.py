@@ -116,3 +116,13 @@ def test_a_switch_cancelled_while_it_trains_is_left_alone_by_the_trainer(env: En
     assert the_switch().status == "cancelled"
     with session_scope() as session:
         assert encoder_state.active_encoder(session, ENCODER) == ENCODER
+
+
+def test_the_margin_asked_for_decides_close_calls() -> None:
+    new, old = {"val_loss": 0.66, "n_val_pairs": 40}, {"val_loss": 0.65, "n_val_pairs": 40}
+    assert switch.verdict_of(new, old)[0] == "rejected"  # worse, and no margin allowed
+    verdict, why = switch.verdict_of(new, old, min_gain=-0.05)  # a faster encoder may be a little worse
+    assert verdict == "accepted" and why.startswith("worse, within the margin allowed")
+    verdict, why = switch.verdict_of(old, new, min_gain=0.05)
+    assert verdict == "rejected" and why.startswith("not better by the gain wanted")
+    assert switch.verdict_of({"val_loss": None, "n_val_pairs": 0}, old)[1].startswith("too few held-out")

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from memethresher_shared import coordination
 from memethresher_shared.db import get_engine
+from memethresher_shared.encoder_state import serving_encoder
 from memethresher_shared.models import AcquisitionPair, Meme, ModelVersion, Rating, RatingEdit, utcnow
 from memethresher_shared.observability import record_rating
 from memethresher_shared.rating_events import rating_events
@@ -314,13 +315,14 @@ def save_ratings(
 
 def store_and_maybe_retrain(items: list[RatingIn], settings: ApiSettings, retrain: RetrainRequests) -> list[RatingOut]:
     """Store the ratings committed, then ask for a retrain if one is due (same thread, no second hop)."""
-    may_ask = retrain.may_ask(settings.embedder)
-    stored, counts = save_ratings(items, settings.embedder, settings.rating_axes, count=may_ask)
+    encoder = serving_encoder(settings.embedder)
+    may_ask = retrain.may_ask(encoder)
+    stored, counts = save_ratings(items, encoder, settings.rating_axes, count=may_ask)
     for rating, _ in stored:
         record_rating(rating.choice, rating.origin)
     new = sum(1 for _, is_new in stored if is_new)
     if counts is not None and coordination.retrain_due(counts[0] + new, counts[1], settings.retrain_every):
-        retrain.ask(settings.embedder)  # after the commit: the ratings are safe
+        retrain.ask(encoder)  # after the commit: the ratings are safe
     return [rating for rating, _ in stored]
 
 

@@ -70,7 +70,7 @@ def judge(session: Session, settings: TrainerSettings, switch: EncoderSwitch) ->
         "new": {key: new_fit.metrics.get(key) for key in COMPARED},
         "old": {key: old_fit.metrics.get(key) for key in COMPARED},
     }
-    verdict, why = verdict_of(comparison["new"], comparison["old"])
+    verdict, why = verdict_of(comparison["new"], comparison["old"], settings.encoder_switch_min_gain)
     if verdict == "rejected":
         reject(session, switch, comparison, why)
         return
@@ -78,14 +78,19 @@ def judge(session: Session, settings: TrainerSettings, switch: EncoderSwitch) ->
     session.commit()
 
 
-def verdict_of(new: dict[str, Any], old: dict[str, Any]) -> tuple[str, str]:
-    """Accepted when the new encoder's held-out log-loss is no worse than the old one's on the same pairs."""
+def verdict_of(new: dict[str, Any], old: dict[str, Any], min_gain: float = 0.0) -> tuple[str, str]:
+    """Accepted when the new encoder's held-out log-loss is at least `min_gain` below the old one's on the
+    same pairs (0: no worse)."""
     if not new.get("n_val_pairs") or new.get("val_loss") is None or old.get("val_loss") is None:
         return "rejected", "too few held-out ratings to compare the encoders on; rate more and switch again"
     figures = f"held-out log-loss {new['val_loss']:.4f} vs {old['val_loss']:.4f} on {new['n_val_pairs']} pairs"
-    if new["val_loss"] <= old["val_loss"]:
-        return "accepted", f"at least as good: {figures}"
-    return "rejected", f"worse than the current encoder: {figures}"
+    wanted = f", {min_gain:+.4f} wanted (ENCODER_SWITCH_MIN_GAIN)" if min_gain else ""
+    if new["val_loss"] <= old["val_loss"] - min_gain:
+        how = "at least as good" if new["val_loss"] <= old["val_loss"] else "worse, within the margin allowed"
+        return "accepted", f"{how}: {figures}{wanted}"
+    if new["val_loss"] > old["val_loss"]:
+        return "rejected", f"worse than the current encoder: {figures}{wanted}"
+    return "rejected", f"not better by the gain wanted: {figures}{wanted}"
 
 
 def reject(session: Session, switch: EncoderSwitch, comparison: dict[str, Any], why: str) -> None:

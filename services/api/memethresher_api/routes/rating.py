@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from memethresher_shared import coordination
+from memethresher_shared.encoder_state import serving_encoder
 from memethresher_shared.models import AcquisitionPair
 from memethresher_shared.versions import current_version
 from pydantic import BaseModel
@@ -68,7 +69,8 @@ async def hand_out(
 async def next_pair(settings: SettingsDep, request: Request, axis: AxisQuery = None) -> Response:
     """The next pair to rate: from the newest acquisition batch when there is one, else random; with
     `axis`, from that axis' batch, else a pair not yet rated on it."""
-    return json_of((await hand_out(request, settings.embedder, 1, [], check_axis(settings, axis)))[0])
+    encoder = serving_encoder(settings.embedder)
+    return json_of((await hand_out(request, encoder, 1, [], check_axis(settings, axis)))[0])
 
 
 @router.get("/pairs", response_model=PairsOut, responses=NOT_FOUND)
@@ -80,7 +82,8 @@ async def upcoming_pairs(
     axis: AxisQuery = None,
 ) -> PairsOut:
     """Several upcoming pairs, so the page can prefetch their images (on `axis` as for `/pairs/next`)."""
-    return PairsOut(pairs=await hand_out(request, settings.embedder, count, exclude, check_axis(settings, axis)))
+    encoder = serving_encoder(settings.embedder)
+    return PairsOut(pairs=await hand_out(request, encoder, count, exclude, check_axis(settings, axis)))
 
 
 @router.post("/pairs/{pair_id}/skip", response_model=dict[str, int | str])
@@ -116,21 +119,22 @@ async def post_ratings(body: RatingsIn, settings: SettingsDep, request: Request)
 @router.get("/stats", response_model=StatsOut)
 def get_stats(session: SessionDep, settings: SettingsDep) -> StatsOut:
     """Counts of memes, vectors, failures, ratings, models, scores, pending curation and library."""
-    return queries.stats(session, settings.embedder)
+    return queries.stats(session, serving_encoder(settings.embedder))
 
 
 @router.get("/rating-status", response_model=RatingStatusOut)
 def rating_status(session: SessionDep, settings: SettingsDep) -> RatingStatusOut:
     """What the rating page shows beside the pair: progress, model, retrain."""
-    model = current_version(session, settings.embedder)
+    encoder = serving_encoder(settings.embedder)
+    model = current_version(session, encoder)
     try:
-        running: bool | None = coordination.retrain_running(coordination.redis_client(), settings.embedder)
+        running: bool | None = coordination.retrain_running(coordination.redis_client(), encoder)
     except Exception:
         running = None
     return RatingStatusOut(
         ratings_today=queries.ratings_since(session, queries.start_of_today()),
         ratings_total=queries.ratings_since(session, queries.EPOCH),
-        pending_in_batch=queries.pending_in_newest_batch(session, settings.embedder),
+        pending_in_batch=queries.pending_in_newest_batch(session, encoder),
         model_version_id=model.id if model else None,
         model_trained_at=model.created_at if model else None,
         retrain_running=running,

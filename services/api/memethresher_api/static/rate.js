@@ -175,9 +175,8 @@ async function refreshStatus() {
     $("stopping").hidden = !s.stopping;
     if (s.stopping) {
       const share = s.stopping.decision_change_share;
-      $("stopping-changes").textContent = share < 0.02
-        ? "little will change (under 2% of keep/discard decisions)"
-        : `~${s.stopping.decision_changes} keep/discard decisions (${(100 * share).toFixed(1)}%) may change`;
+      $("stopping-changes").textContent =
+        `~${s.stopping.decision_changes} keep/discard decisions (${(100 * share).toFixed(1)}%) may change`;
     }
   } catch (error) { /* the status bar is informative only */ }
 }
