@@ -6,18 +6,29 @@ import io
 import math
 import random
 import socket
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import numpy as np
 from PIL import Image
+
+from tests.conftest import REPO
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def start_api(variables: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    """The API under uvicorn in its own process, as a person runs it, logging to `log`."""
+    command = [sys.executable, "-m", "uvicorn", "--factory", "memethresher_api.main:create_app", "--port", str(port)]
+    return subprocess.Popen(command, env=variables, cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
 def hidden_taste(image_bytes: bytes) -> float:

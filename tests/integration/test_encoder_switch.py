@@ -5,8 +5,6 @@ every rating kept, and the new encoder takes over only through the trainer's com
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,9 +19,9 @@ from memethresher_shared.models import ModelVersion, Rating, Score
 from memethresher_shared.versions import current_version
 from sqlalchemy import func, select
 
-from tests.conftest import REPO, Env
+from tests.conftest import Env
 from tests.integration.memes import add_sample_memes
-from tests.integration.rater import Rater, free_port, wait_for_stats
+from tests.integration.rater import Rater, free_port, start_api, wait_for_stats
 
 SEES = "efficientnet_lite0:imagenet"  # the setting: the encoder of a new install
 BLIND = "tiny-siglip:random"  # random weights
@@ -162,10 +160,7 @@ def test_switch_through_real_workers_while_rating(pg_env: Env, tmp_path: Path, s
     trainer = start_worker("memethresher_trainer.tasks", "train,score", variables | {
         "MEMETHRESHER_ENCODER_SWITCH_MIN_GAIN": ACCEPT_ANY}, name="trainer-accepting", wait=False)  # fmt: skip
     port = free_port()
-    api = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "memethresher_api.main:create_app", "--port", str(port)],
-        env=variables, cwd=REPO, stdout=(tmp_path / "api.log").open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    api = start_api(variables, port, tmp_path / "api.log")
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             wait_for_stats(client, lambda s: s["embedded"] == MEMES, timeout_s=180)

@@ -21,8 +21,7 @@ from memethresher_shared.samples import write_samples
 from memethresher_shared.sources import add_source
 from sqlalchemy.orm import Session
 
-from tests.conftest import REPO
-from tests.integration.rater import Rater, free_port, wait_for_stats
+from tests.integration.rater import Rater, free_port, start_api, wait_for_stats
 
 MACHINE_REDIS = "redis://127.0.0.1:6379/14"
 
@@ -84,10 +83,7 @@ def test_loop_on_machine_redis_and_postgres(tmp_path: Path, postgres_url: str, m
     for module, queue in [("memethresher_crawler.tasks", "crawl"), ("memethresher_embedder.tasks", "embed"),
                           ("memethresher_trainer.tasks", "train"), ("memethresher_trainer.tasks", "score")]:
         start_worker(module, queue, variables, wait=False)
-    api = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "memethresher_api.main:create_app", "--port", str(port)],
-        env=variables, cwd=REPO, stdout=(tmp_path / "api.log").open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    api = start_api(variables, port, tmp_path / "api.log")
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             wait_for_stats(client, lambda s: True, timeout_s=60)
