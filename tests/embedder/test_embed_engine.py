@@ -123,3 +123,13 @@ def test_resizing_on_the_device_gives_uint8_of_the_model_size() -> None:
     image = torch.randint(0, 256, (3, 90, 200), dtype=torch.uint8)
     out = resize_on_device(image, SHORTEST)
     assert out.dtype == torch.uint8 and tuple(out.shape) == (3, 64, 64)
+
+
+def test_decode_threads_follow_a_containers_cpu_limit(tmp_path: Path) -> None:
+    from memethresher_embedder.settings import available_cores
+
+    limit = tmp_path / "cpu.max"
+    limit.write_text("100000 100000\n")  # a limit of one core
+    assert available_cores(limit) == 1
+    limit.write_text("max 100000\n")
+    assert available_cores(limit) == available_cores(tmp_path / "absent") >= 1

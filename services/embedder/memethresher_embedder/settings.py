@@ -11,8 +11,20 @@ from memethresher_shared.settings import Settings
 from pydantic import Field
 
 
+def available_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 quota (a container's CPU limit)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, int(quota) // int(period)))
+
+
 def _default_prep_workers() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
+    return max(1, min(8, available_cores()))
 
 
 class EmbedderSettings(Settings):
