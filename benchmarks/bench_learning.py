@@ -83,8 +83,8 @@ def pool_families(worlds: list[dict]) -> dict[str, dict[str, dict]]:
         mine = [w for w in worlds if w["family"] == family]
         seeds = [report.summarize(w["seed_curve"], w["seed_curve"]) for w in mine]
         families[family] = {"seed recipe": report.pool(seeds)}
-        for name in mine[0]["runs"]:
-            rows = [report.summarize(r["curve"], w["seed_curve"]) for w in mine for r in w["runs"][name]]
+        for name in dict.fromkeys(name for w in mine for name in w["runs"]):
+            rows = [report.summarize(r["curve"], w["seed_curve"]) for w in mine for r in w["runs"].get(name, [])]
             families[family][name] = report.pool(rows)
     return families
 
@@ -113,6 +113,18 @@ def parse() -> argparse.Namespace:
     return args
 
 
+def merge_worlds(parts: list[dict]) -> list[dict]:
+    """One record per world, with the strategies of every part that ran in it."""
+    merged: dict[tuple[str, int], dict] = {}
+    for world in (w for part in parts for w in part["worlds"]):
+        key = (world["family"], world["world"])
+        if key in merged:
+            merged[key]["runs"] |= world["runs"]
+        else:
+            merged[key] = dict(world, runs=dict(world["runs"]))
+    return list(merged.values())
+
+
 def write_report(worlds: list[dict], args: argparse.Namespace, seconds: float) -> None:
     """The per-family table, the verdicts, the stopping signal's accuracy, the plot and the results file."""
     families = pool_families(worlds)
@@ -120,14 +132,14 @@ def write_report(worlds: list[dict], args: argparse.Namespace, seconds: float) -
     report.print_table(families, held_out)
     full = 128 if args.quick else 1280  # the seed recipe's own width: the encoder's embedding width
     stand_ins = sorted(f"{w['family']}/{w['world']}" for w in worlds if w["seed_hidden"] != full)
-    names = list(worlds[0]["runs"])
+    names = list(dict.fromkeys(name for w in worlds for name in w["runs"]))
     verdicts = {name: report.verdict(families, name) for name in names}
     for v in verdicts.values():
         print(report.verdict_line(v))
     if stand_ins:
         print(f"seed recipe at a stand-in width (not {full}) in: {', '.join(stand_ins)}")
     curves = {f: {"seed recipe": [w["seed_curve"] for w in worlds if w["family"] == f]}
-              | {n: [r["curve"] for w in worlds if w["family"] == f for r in w["runs"][n]] for n in names}
+              | {n: [r["curve"] for w in worlds if w["family"] == f for r in w["runs"].get(n, [])] for n in names}
               for f in families}  # fmt: skip
     report.plot(curves, held_out, args.plot)
     stopping = {n: report.stopping_accuracy([c for f in families for c in curves[f][n]]) for n in names}
@@ -147,7 +159,7 @@ def main() -> None:
         # Parts run as separate processes (e.g. a family each), pooled into one report.
         parts = [json.loads(path.read_text()) for path in args.merge]
         args.draws, args.memes, args.budget, args.quick = (parts[0][k] for k in ("draws", "memes", "budget", "quick"))
-        write_report([w for part in parts for w in part["worlds"]], args, sum(p["seconds"] for p in parts))
+        write_report(merge_worlds(parts), args, sum(p["seconds"] for p in parts))
         return
     torch.set_num_threads(1)  # as the trainer runs (MEMETHRESHER_TRAINER_THREADS)
     memes = load_memes(COLLECTION, args.features)

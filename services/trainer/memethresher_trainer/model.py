@@ -34,11 +34,12 @@ class EnsembleConfig:
     axes: tuple[str, ...] = (OVERALL,)
     targets: dict[str, float] = field(default_factory=lambda: dict(CHOICE_TARGETS))
     # Whiten the input onto the collection's top principal components (0: raw embeddings); only
-    # when that shrinks it. In bench_learning it helps when the taste lies along those components
-    # and costs when it does not (benchmarks/RESULTS.md); a real person's taste is unmeasured.
-    input_components: int = 64
+    # when that shrinks it. Raw embeddings with weight decay 0.1 were chosen on tastes not built from
+    # those components (benchmarks/RESULTS.md, issue 15): 64 components lost 0.02 to the seed's recipe
+    # on a taste of pixel statistics, and won only on a taste made of those very components.
+    input_components: int = 0
     lr: float = 1e-3
-    weight_decay: float = 1e-2
+    weight_decay: float = 0.1
     batch_size: int = 32
     max_epochs: int = 150
     min_epochs: int = 5

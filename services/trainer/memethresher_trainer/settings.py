@@ -23,6 +23,7 @@ class TrainerSettings(Settings):
     ensemble_depth: int = Field(default=_RECIPE["depth"], ge=0)
     ensemble_dropout: float = Field(default=_RECIPE["dropout"], ge=0, lt=1)
     ensemble_lr: float = Field(default=_RECIPE["lr"], gt=0)
+    ensemble_weight_decay: float = Field(default=_RECIPE["weight_decay"], ge=0)
     # Whitened principal components of the collection the ensemble learns on (0: raw embeddings).
     ensemble_input_components: int = Field(default=_RECIPE["input_components"], ge=0)
     ensemble_max_epochs: int = Field(default=_RECIPE["max_epochs"], ge=1)
@@ -61,6 +62,7 @@ class TrainerSettings(Settings):
             "depth": self.ensemble_depth,
             "dropout": self.ensemble_dropout,
             "lr": self.ensemble_lr,
+            "weight_decay": self.ensemble_weight_decay,
             "input_components": self.ensemble_input_components,
             "max_epochs": self.ensemble_max_epochs,
             "patience": self.ensemble_patience,
