@@ -50,3 +50,16 @@ def test_bad_bytes_are_refused_with_a_reason(data: bytes, reason: str) -> None:
 def test_pixel_cap_is_a_setting() -> None:
     with pytest.raises(ImageRejected, match="100x100 exceeds 5000 pixels"):
         check_image(image_bytes("PNG", (100, 100)), max_pixels=5000)
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+@pytest.mark.parametrize("kept", [0.5, 0.9, 0.995])
+def test_a_jpeg_cut_short_anywhere_is_refused_and_a_whole_one_keeps_its_size(progressive: bool, kept: float) -> None:
+    # The check decodes a JPEG at reduced scale; it must still read the stream to its end.
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(image_bytes("JPEG", (720, 540), seed=5))).save(buffer, "JPEG", progressive=progressive)
+    whole = buffer.getvalue()
+    checked = check_image(whole, MAX_PIXELS)
+    assert (checked.width, checked.height) == (720, 540)
+    with pytest.raises(ImageRejected, match="corrupt JPEG"):
+        check_image(whole[: int(len(whole) * kept)], MAX_PIXELS)
