@@ -116,9 +116,7 @@ def test_only_the_gpu_overlay_gives_embedders_a_gpu_each(overlay: tuple[str, lis
             assert {"key": GPU, "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
         else:
             assert GPU not in limits and "tolerations" not in pod, workload["metadata"]["name"]
-    embedder = next(
-        c for c in objects(rendered, "ConfigMap").values() if "MEMETHRESHER_EMBEDDER" in c["data"]
-    )
+    embedder = next(c for c in objects(rendered, "ConfigMap").values() if "MEMETHRESHER_EMBEDDER" in c["data"])
     expected = {"cpu": "ViT-B-16-SigLIP2:webli", "gpu": "ViT-SO400M-14-SigLIP-384:webli"}[name]
     assert embedder["data"]["MEMETHRESHER_EMBEDDER"] == expected
 
@@ -150,9 +148,7 @@ def test_beat_is_one_replica_replaced_not_rolled(overlay: tuple[str, list[dict[s
     beat = objects(rendered, "Deployment")["beat"]
     assert beat["spec"]["replicas"] == 1 and beat["spec"]["strategy"] == {"type": "Recreate"}
     schedulers = [
-        n
-        for n, d in objects(rendered, "Deployment").items()
-        if "beat" in main_container(rendered, n)["command"]
+        n for n, d in objects(rendered, "Deployment").items() if "beat" in main_container(rendered, n)["command"]
     ]
     assert schedulers == ["beat"]
 
@@ -165,9 +161,7 @@ def test_every_container_has_probes_requests_and_limits(overlay: tuple[str, list
         assert pod["securityContext"]["runAsNonRoot"] is True, workload["metadata"]["name"]
         for container in containers(workload):
             resources = container["resources"]
-            assert {"cpu", "memory"} <= set(resources["requests"]) & set(resources["limits"]), container[
-                "name"
-            ]
+            assert {"cpu", "memory"} <= set(resources["requests"]) & set(resources["limits"]), container["name"]
             assert container["securityContext"]["allowPrivilegeEscalation"] is False
         if workload["kind"] != "Job":
             for container in containers(workload, init=False):
@@ -213,9 +207,7 @@ def test_services_and_ingress_reach_pods(overlay: tuple[str, list[dict[str, Any]
 
 def test_the_image_store_is_one_read_write_many_volume(overlay: tuple[str, list[dict[str, Any]]]) -> None:
     _, rendered = overlay
-    assert objects(rendered, "PersistentVolumeClaim")["memethresher-data"]["spec"]["accessModes"] == [
-        "ReadWriteMany"
-    ]
+    assert objects(rendered, "PersistentVolumeClaim")["memethresher-data"]["spec"]["accessModes"] == ["ReadWriteMany"]
     (config,) = [c for c in objects(rendered, "ConfigMap").values() if "MEMETHRESHER_STORAGE" in c["data"]]
     for name in ("api", "crawler", "embedder", "trainer", "scorer"):
         mounts = {m["mountPath"]: m for m in main_container(rendered, name)["volumeMounts"]}
@@ -255,9 +247,7 @@ def test_schema_wait_script_holds_services_until_the_migration_ran(tmp_path: Pat
     env = {"MEMETHRESHER_DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
 
     def run() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, str(script), "1"], env=env, capture_output=True, text=True, timeout=60
-        )
+        return subprocess.run([sys.executable, str(script), "1"], env=env, capture_output=True, text=True, timeout=60)
 
     before = run()
     assert before.returncode == 1 and "has the migration Job run?" in before.stderr
@@ -274,17 +264,11 @@ def test_renderer_refuses_what_it_does_not_render(tmp_path: Path) -> None:
 
 def test_prometheus_finds_every_metrics_endpoint(overlay: tuple[str, list[dict[str, Any]]]) -> None:
     _, rendered = overlay
-    (config,) = [
-        c for c in objects(rendered, "ConfigMap").values() if "MEMETHRESHER_METRICS_PORT" in c["data"]
-    ]
+    (config,) = [c for c in objects(rendered, "ConfigMap").values() if "MEMETHRESHER_METRICS_PORT" in c["data"]]
     for name in ("crawler", "embedder", "trainer", "scorer"):
         annotations = objects(rendered, "Deployment")[name]["spec"]["template"]["metadata"]["annotations"]
         ports = {p["name"]: p["containerPort"] for p in main_container(rendered, name)["ports"]}
-        assert (
-            annotations["prometheus.io/port"]
-            == config["data"]["MEMETHRESHER_METRICS_PORT"]
-            == str(ports["metrics"])
-        )
+        assert annotations["prometheus.io/port"] == config["data"]["MEMETHRESHER_METRICS_PORT"] == str(ports["metrics"])
     api = objects(rendered, "Deployment")["api"]["spec"]["template"]["metadata"]["annotations"]
     assert api["prometheus.io/path"] == "/metrics" and api["prometheus.io/port"] == "8000"
 
@@ -298,3 +282,19 @@ def test_every_encoder_the_deployments_name_is_one_the_embedder_knows() -> None:
     compose_text = "".join((REPO / n).read_text() for n in ("docker-compose.yml", "docker-compose.cpu.yml"))
     named |= set(re.findall(r"MEMETHRESHER_EMBEDDER(?:_CPU)?:-([^}]+)\}", compose_text))
     assert len(named) >= 2 and named <= set(known_encoders())
+
+
+def test_the_crawler_is_given_the_reddit_user_its_user_agent_names(overlay: tuple[str, list[dict[str, Any]]]) -> None:
+    _, rendered = overlay
+    config_maps = objects(rendered, "ConfigMap")
+    crawler = main_container(rendered, "crawler")
+    given = {key for ref in crawler.get("envFrom", []) if "configMapRef" in ref
+             for key in config_maps[ref["configMapRef"]["name"]]["data"]}  # fmt: skip
+    assert "MEMETHRESHER_REDDIT_USERNAME" in given
+    # Compose passes .env to the crawler, and .env.example offers the setting.
+    env_files = [
+        f["path"] if isinstance(f, dict) else f
+        for f in load_compose("docker-compose.yml")["services"]["crawler"]["env_file"]
+    ]
+    assert ".env" in env_files
+    assert "MEMETHRESHER_REDDIT_USERNAME=" in (REPO / ".env.example").read_text()
