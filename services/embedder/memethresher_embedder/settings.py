@@ -62,7 +62,8 @@ class EmbedderSettings(Settings):
     # on a GPU; "on" also runs torchvision's batch decoder on a CPU). Not yet measured on a GPU.
     embed_device_decode: Literal["auto", "on", "off"] = "auto"
     # torch.compile the image tower for the fixed model batch (partial batches are padded).
-    # Off: not yet measured on a GPU, and compiling costs minutes at start on a CPU.
+    # Off: not yet measured on a GPU; it needs a C compiler, which the shipped images lack, and
+    # costs about a minute at the first batch (on a CPU it ran EfficientNet-Lite0 25-100% faster).
     embed_compile: bool = False
     # Channels-last memory format: "auto" is on for convolutional encoders (EfficientNet-Lite0
     # on one CPU thread, 16 -> 28 images/s) and off for ViTs, which gain nothing from it.
