@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -33,10 +34,18 @@ def write_files(folder: Path, count: int, start: int = 0) -> list[tuple[int, Pat
 
 
 def test_the_model_takes_full_batches_across_task_boundaries(tmp_path: Path) -> None:
-    engine = Engine(get_encoder(TINY), prep_workers=2, model_batch=4, ready_batches=2, device_decode=False)
+    engine = Engine(get_encoder(TINY), prep_workers=1, model_batch=4, ready_batches=2, device_decode=False)
     written: list[BatchVectors] = []
+    tasks = [write_files(tmp_path, 5, start=5 * t) for t in range(3)]
+    # The first file is a pipe that yields its image only once all three tasks are in, as if a slow
+    # disk held the decode thread, so nothing is decoded while the tasks arrive.
+    first = tasks[0][0][1]
+    image = first.read_bytes()
+    first.unlink()
+    os.mkfifo(first)
     # Three tasks of five images at once: per task that would be forward passes of 4, 1, 4, 1, 4, 1.
-    futures = [engine.submit(write_files(tmp_path, 5, start=5 * t), written.append) for t in range(3)]
+    futures = [engine.submit(files, written.append) for files in tasks]
+    first.write_bytes(image)  # blocks until the decode thread opens the pipe, then lets it read
     outcomes = [future.result(timeout=60) for future in futures]
     assert engine.batch_sizes == {4: 3, 3: 1}
     assert [sorted(o.vectors) for o in outcomes] == [list(range(5 * t, 5 * t + 5)) for t in range(3)]
