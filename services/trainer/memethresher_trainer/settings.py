@@ -29,10 +29,9 @@ class TrainerSettings(Settings):
     ensemble_max_epochs: int = Field(default=_RECIPE["max_epochs"], ge=1)
     ensemble_patience: int = Field(default=_RECIPE["patience"], ge=1)
     choice_targets: dict[str, float] = Field(default_factory=lambda: dict(CHOICE_TARGETS))
-    # Measured with bench_learning's loop (7 simulated worlds): closeness to a coin flip needs the fewest
-    # ratings; ensemble variance (the seed's method) over-samples odd memes the members disagree on. With
-    # whitened inputs, mixing in random pairs no longer helped (mean AUROC at 500 ratings 0.905 with half
-    # random, 0.913 without; see benchmarks/RESULTS.md).
+    # Closeness to a coin flip beat ensemble variance (the seed's method) on the first benchmark's one
+    # taste; on the six taste families of issue 15 it is no better than random pairs (two families won,
+    # two lost, with the raw-input learner; benchmarks/RESULTS.md), so "random" is as well founded.
     acquisition_strategy: str = Field(default="uncertainty", pattern="^(variance|uncertainty|bald|random)$")
     acquisition_max_per_meme: int = Field(default=2, ge=1)
     # Share of each batch drawn at random, for exploring the whole collection (see above for 0).
