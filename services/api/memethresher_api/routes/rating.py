@@ -51,7 +51,9 @@ async def hand_out(
     `OfferedPairs`)."""
     offered: OfferedPairs = request.app.state.offered
     for _ in range(2):
-        spare = offered.choosing  # each request choosing alongside may take one of the same pairs
+        # Each request choosing alongside may take one of the same pairs, and so may as many that
+        # begin after this one and answer first: spares for both, so a second read stays rare.
+        spare = 2 * offered.choosing + 1
         offered.choosing += 1
         try:
             candidates = await in_autocommit(pairs.next_pairs, encoder, count, exclude, offered.held(), spare, axis)
