@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
-from memethresher_trainer.acquire import STRATEGIES, candidate_pairs, pair_keys, pair_values, propose
+from memethresher_trainer.acquire import STRATEGIES, candidate_pairs, k_center, pair_keys, pair_values, propose
 
 
 def member_scores(n: int = 60, members: int = 8, seed: int = 0) -> np.ndarray:
@@ -40,7 +40,8 @@ def test_rated_pairs_are_never_proposed_in_either_order(strategy: str) -> None:
     scores = member_scores(n=30)
     all_a, all_b = np.triu_indices(30, k=1)
     rated_a, rated_b = all_b[::2], all_a[::2]  # half of every pair, rated with b shown first
-    proposal = propose(scores, 40, strategy, exclude=(rated_a, rated_b), max_per_meme=4)
+    vectors = np.random.default_rng(1).normal(size=(30, 16))
+    proposal = propose(scores, 40, strategy, exclude=(rated_a, rated_b), max_per_meme=4, vectors=vectors)
     rated = set(pair_keys(rated_a, rated_b, 30).tolist())
     chosen = pair_keys(proposal.a, proposal.b, 30).tolist()
     assert len(chosen) == 40 and len(set(chosen)) == 40
@@ -91,3 +92,54 @@ def test_part_of_a_batch_can_be_random_exploration() -> None:
     greedy = propose(scores, 40, "variance", max_per_meme=2)
     # The exploration half is not simply the next-best pairs by variance.
     assert proposal.value[proposal.chosen_by == "random"].mean() < greedy.value[20:].mean()
+
+
+def clustered(sizes: tuple[int, ...] = (300, 6, 4), dim: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Tight clusters of memes around orthogonal directions, of very unequal sizes: vectors and cluster ids."""
+    rng = np.random.default_rng(seed)
+    cluster = np.repeat(np.arange(len(sizes)), sizes)
+    vectors = np.eye(dim)[cluster] * 10 + rng.normal(scale=0.3, size=(len(cluster), dim))
+    return vectors, cluster
+
+
+def test_k_center_reaches_every_cluster_a_random_draw_misses() -> None:
+    vectors, cluster = clustered()
+    scores = member_scores(n=len(vectors))
+    missed = 0
+    for seed in range(10):
+        centres, radius = k_center(vectors, 3, np.random.default_rng(seed))
+        assert set(cluster[centres].tolist()) == {0, 1, 2}
+        assert (np.diff(radius) <= 1e-6).all()  # each pick is no farther than the one before
+        diverse = propose(scores, 4, "diverse", seed=seed, vectors=vectors)
+        assert set(cluster[np.r_[diverse.a, diverse.b]].tolist()) == {0, 1, 2}
+        drawn = propose(scores, 4, "random", seed=seed)
+        missed += len(set(cluster[np.r_[drawn.a, drawn.b]].tolist())) < 3
+    assert missed >= 5  # 8 memes drawn at random mostly miss a cluster of 6 or of 4 in 310
+
+
+def test_diverse_is_deterministic_given_the_seed() -> None:
+    vectors, _ = clustered()
+    scores = member_scores(n=len(vectors))
+    first, again = (propose(scores, 16, "diverse", seed=3, vectors=vectors) for _ in range(2))
+    other = propose(scores, 16, "diverse", seed=4, vectors=vectors)
+    assert (first.a == again.a).all() and (first.b == again.b).all()
+    assert not np.array_equal(pair_keys(first.a, first.b, 310), pair_keys(other.a, other.b, 310))
+
+
+def test_diverse_uses_each_meme_once_while_others_remain() -> None:
+    vectors, _ = clustered()
+    scores = member_scores(n=len(vectors))
+    proposal = propose(scores, 64, "diverse", vectors=vectors, max_per_meme=2)
+    uses = Counter(proposal.a.tolist() + proposal.b.tolist())
+    assert len(proposal.a) == 64 and max(uses.values()) == 1
+    assert set(proposal.chosen_by) == {"diverse"}
+    assert (np.diff(proposal.value) <= 1e-9).all()  # the most spread pairs are asked first
+    # Five memes: ten pairs, four rated; the six others fill the batch, repeating memes only now.
+    rated = (np.r_[0, 1, 2, 3], np.r_[1, 2, 3, 4])
+    few = propose(member_scores(n=5), 6, "diverse", vectors=vectors[:5], exclude=rated, max_per_meme=3)
+    assert len(few.a) == 6 and not set(pair_keys(*rated, 5).tolist()) & set(pair_keys(few.a, few.b, 5).tolist())
+
+
+def test_diverse_without_embeddings_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs the embeddings"):
+        propose(member_scores(), 4, "diverse")

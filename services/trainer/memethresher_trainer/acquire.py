@@ -2,7 +2,8 @@
 
 Each member scores each meme once (N x M); a candidate pair then costs M subtractions and a
 sigmoid, so millions of candidates are cheap. A batch spreads over many memes: each meme
-appears in at most `max_per_meme` pairs.
+appears in at most `max_per_meme` pairs. `diverse` needs no model: random pairs among memes spread over the
+embedding space by greedy k-center selection.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-STRATEGIES = ("variance", "uncertainty", "bald", "random")
+STRATEGIES = ("variance", "uncertainty", "bald", "random", "diverse")
 # Small chunks keep the (chunk, M) temporaries in cache: several times faster than large ones.
 CHUNK = 1 << 16
 
@@ -130,6 +131,78 @@ def select(
     return chosen
 
 
+def k_center(vectors: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy farthest-point selection of `k` memes: each the farthest (cosine) from those chosen before it,
+    the first drawn from `rng`. Returns their indices and each one's distance to the earlier ones."""
+    x = F.normalize(torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)), dim=1)
+    k = min(k, len(x))
+    chosen = [int(rng.integers(len(x)))]
+    radius = [2.0]  # no earlier meme: the largest distance two unit vectors can have
+    with torch.no_grad():
+        # Squared distance of unit vectors, 2 - 2 cos, from one matrix-vector product per chosen meme.
+        nearest = (2 - 2 * (x @ x[chosen[0]])).clamp_(min=0)
+        nearest[chosen[0]] = -1.0  # never chosen twice, even among identical vectors
+        for _ in range(k - 1):
+            i = int(torch.argmax(nearest))
+            radius.append(float(nearest[i].sqrt()))
+            chosen.append(i)
+            torch.minimum(nearest, (2 - 2 * (x @ x[i])).clamp_(min=0), out=nearest)
+            nearest[chosen] = -1.0
+    return np.asarray(chosen, dtype=np.int64), np.asarray(radius)
+
+
+def diverse_pairs(
+    vectors: np.ndarray, n_pairs: int, rng: np.random.Generator, rated: tuple[np.ndarray, np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every unrated pair among 2 x `n_pairs` k-center memes, in random order, valued by the smaller of its
+    memes' k-center distances (how far apart from the rest of the batch the pair's memes are)."""
+    centres, radius = k_center(vectors, 2 * n_pairs, rng)
+    i, j = np.triu_indices(len(centres), k=1)
+    a, b = centres[i], centres[j]
+    value = np.minimum(radius[i], radius[j])
+    if rated is not None and len(rated[0]):
+        n = len(vectors)
+        keep = ~np.isin(pair_keys(a, b, n), pair_keys(rated[0], rated[1], n))
+        a, b, value = a[keep], b[keep], value[keep]
+    order = rng.permutation(len(a))
+    return a[order], b[order], value[order]
+
+
+def _diverse_choice(
+    vectors: np.ndarray,
+    pool: tuple[np.ndarray, np.ndarray],
+    n_pairs: int,
+    max_per_meme: int,
+    rng: np.random.Generator,
+    exclude: tuple[np.ndarray, np.ndarray] | None,
+    uses: dict[int, int],
+    taken: set[int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """Pairs among the k-center memes, each meme once; topped up from the random `pool` by memes not yet in
+    the batch, then by memes up to `max_per_meme` times. Returns the candidate arrays and the chosen ones,
+    the most spread pairs first."""
+    ca, cb, cvalue = diverse_pairs(vectors, n_pairs, rng, exclude)
+    n = len(vectors)
+    fresh = ~np.isin(pair_keys(pool[0], pool[1], n), pair_keys(ca, cb, n))  # no pair twice in the arrays
+    a, b = np.r_[ca, pool[0][fresh]], np.r_[cb, pool[1][fresh]]
+    value = np.r_[cvalue, np.zeros(int(fresh.sum()))]
+    order = np.r_[np.arange(len(ca)), len(ca) + rng.permutation(int(fresh.sum()))]
+    chosen = select(a, b, order, n_pairs, 1, uses, taken)
+    chosen += select(a, b, order, n_pairs - len(chosen), max_per_meme, uses, taken)
+    chosen.sort(key=lambda c: -value[c])
+    return a, b, value, chosen
+
+
+def _values(
+    member_scores: np.ndarray, a: np.ndarray, b: np.ndarray, strategy: str, rng: np.random.Generator
+) -> np.ndarray:
+    """Each candidate pair's value by a model strategy, or a random one."""
+    if strategy == "random":
+        return rng.random(len(a))
+    scores = torch.from_numpy(np.ascontiguousarray(member_scores, dtype=np.float32))
+    return pair_values(scores, torch.from_numpy(a), torch.from_numpy(b), strategy).numpy()
+
+
 def propose(
     member_scores: np.ndarray,
     n_pairs: int,
@@ -139,10 +212,12 @@ def propose(
     max_candidates: int = 2_000_000,
     seed: int = 0,
     random_fraction: float = 0.0,
+    vectors: np.ndarray | None = None,
 ) -> Proposal:
     """Choose up to `n_pairs` pairs to rate from member scores (N, M); `exclude` holds rated pairs.
 
-    A `random_fraction` of the batch is drawn at random (exploration); the rest by `strategy`.
+    A `random_fraction` of the batch is drawn at random (exploration); the rest by `strategy`. `diverse`
+    reads the memes' embeddings `vectors` (N, D), in the rows of `member_scores`.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
@@ -150,16 +225,19 @@ def propose(
         raise ValueError(f"member scores must be (N, M), got {member_scores.shape}")
     n = member_scores.shape[0]
     rng = np.random.default_rng(seed)
+    if strategy == "diverse" and (vectors is None or len(vectors) != n):
+        raise ValueError(f"the diverse strategy needs the embeddings of the {n} scored memes")
     a, b = unrated_pairs(n, max_candidates, rng, exclude)
-    if strategy == "random":
-        value = rng.random(len(a))
-    else:
-        scores = torch.from_numpy(np.ascontiguousarray(member_scores, dtype=np.float32))
-        value = pair_values(scores, torch.from_numpy(a), torch.from_numpy(b), strategy).numpy()
     n_random = int(round(n_pairs * random_fraction)) if strategy != "random" else 0
     uses: dict[int, int] = {}
     taken: set[int] = set()
-    chosen = select(a, b, np.argsort(-value, kind="stable"), n_pairs - n_random, max_per_meme, uses, taken)
+    if vectors is not None and strategy == "diverse":
+        a, b, value, chosen = _diverse_choice(
+            vectors, (a, b), n_pairs - n_random, max_per_meme, rng, exclude, uses, taken
+        )
+    else:
+        value = _values(member_scores, a, b, strategy, rng)
+        chosen = select(a, b, np.argsort(-value, kind="stable"), n_pairs - n_random, max_per_meme, uses, taken)
     explored = select(a, b, rng.permutation(len(a)), n_random, max_per_meme, uses, taken)
     picked = np.asarray(chosen + explored, dtype=np.int64)
     # Show each pair in a random left/right order, so position says nothing about the model.
