@@ -59,6 +59,13 @@ def test_train_score_acquire_evaluate(files: dict[str, Path]) -> None:
     rated = {frozenset((r["a"], r["b"])) for r in map(json.loads, files["R.jsonl"].read_text().splitlines())}
     assert len(proposed) == 30 and all(p["strategy"] == "bald" for p in proposed)
     assert not rated & {frozenset((p["a"], p["b"])) for p in proposed}
+    # The service's default: random pairs spread over the memes, each meme once.
+    code, text = run("acquire", "--model", out, "--embeddings", files["E.npz"], "--ratings", files["R.jsonl"],
+                     "--n", "30", "--out", pairs_file)  # fmt: skip
+    assert code == 0 and "by diverse" in text, text
+    spread = [json.loads(line) for line in pairs_file.read_text().splitlines()]
+    assert len({m for p in spread for m in (p["a"], p["b"])}) == 60
+    assert not rated & {frozenset((p["a"], p["b"])) for p in spread}
 
     code, text = run("evaluate", "--model", out, "--embeddings", files["E.npz"], "--labels", files["L.jsonl"],
                      "--ratings", files["R.jsonl"], "--json")  # fmt: skip

@@ -157,6 +157,7 @@ def acquire(
             max_per_meme=settings.acquisition_max_per_meme,
             random_fraction=settings.acquisition_random_fraction,
             seed=version.id + head,
+            vectors=vectors.matrix,
         )
         batches[axis] = (publish.publish_batch(session, version.id, proposal, vectors.ids, axis), len(proposal.a))
         exclude = (np.concatenate([exclude[0], proposal.a]), np.concatenate([exclude[1], proposal.b]))

@@ -21,10 +21,12 @@ from memethresher_trainer.export_files import export_files
 from memethresher_trainer.files import InputError, load_embeddings, load_labels, load_ratings
 from memethresher_trainer.model import EnsembleConfig
 from memethresher_trainer.score import WideModel, summarize
-from memethresher_trainer.settings import get_trainer_settings
+from memethresher_trainer.settings import TrainerSettings, get_trainer_settings
 from memethresher_trainer.train import Pairs, fit
 
 EXISTING = click.Path(exists=True, path_type=Path)
+# The trainer service's default, read from the field so the environment is not needed to build the CLI.
+STRATEGY = TrainerSettings.model_fields["acquisition_strategy"].default
 
 
 def clear_errors(command: Callable[..., None]) -> Callable[..., None]:
@@ -169,7 +171,7 @@ def score(model_dir: Path, embeddings: Path | None, export: Path | None, encoder
 @click.option("--ratings", type=EXISTING, help="rated pairs, never proposed again")
 @export_options
 @click.option("--n", "n_pairs", required=True, type=click.IntRange(min=1))
-@click.option("--strategy", type=click.Choice(STRATEGIES), default="uncertainty", show_default=True)
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=STRATEGY, show_default=True)
 @click.option("--max-per-meme", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--random-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 1),
@@ -187,7 +189,7 @@ def acquire(model_dir: Path, embeddings: Path | None, ratings: Path | None, expo
     rated = files.pairs({k: i for i, k in enumerate(ids)}, config.targets, axis)
     member = wide.member_scores(vectors)[:, :, head_of(config, model_dir, axis)]
     proposal = propose(member, n_pairs, strategy, exclude=(rated.a, rated.b), max_per_meme=max_per_meme,
-                       seed=seed, random_fraction=random_fraction)  # fmt: skip
+                       seed=seed, random_fraction=random_fraction, vectors=vectors)  # fmt: skip
     with out.open("w") as handle:
         for a, b, value, by in zip(proposal.a, proposal.b, proposal.value, proposal.chosen_by, strict=True):
             line = {"a": ids[a], "b": ids[b], "strategy": str(by), "acquisition": float(value)}
