@@ -61,12 +61,20 @@ function show() {
     $(side).dataset.memeId = String(meme.id);
     $(`${side}-title`).textContent = meme.title + (meme.subreddit ? ` · r/${meme.subreddit}` : "");
   }
-  $("why").textContent = pair.origin === "acquisition"
-    ? `chosen by ${pair.strategy} (value ${Number(pair.acquisition).toPrecision(3)}) from batch ${pair.batch_id} of model v${pair.model_version_id}`
-    : "random pair (no acquisition batch waiting)";
+  $("why").textContent = pairOrigin(pair);
   const axis = axes[state.axisChoices.length];
   $("axis-prompt").hidden = axis === null;
   if (axis !== null) $("axis-prompt").textContent = `axis: ${axis} (${state.axisChoices.length + 1} of ${axes.length})`;
+}
+
+// "diverse" is the default because no model strategy beat random pairs in the learning benchmark.
+function pairOrigin(pair) {
+  if (pair.origin !== "acquisition") return "random pair (no acquisition batch waiting)";
+  const batch = `batch ${pair.batch_id} of model v${pair.model_version_id}`;
+  if (pair.strategy === "diverse") {
+    return `random pairs spread over your memes (the model's picks did not beat random pairs in our tests); ${batch}`;
+  }
+  return `chosen by ${pair.strategy} (value ${Number(pair.acquisition).toPrecision(3)}) from ${batch}`;
 }
 
 function updateSaveState(message) {
