@@ -7,14 +7,20 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from memethresher_shared.db import session_scope
-from memethresher_shared.models import ModelVersion
+from memethresher_shared.models import ModelVersion, Score
 from memethresher_trainer import jobs
 from memethresher_trainer.settings import get_trainer_settings
-from memethresher_trainer.stopping import expected_decision_change
+from memethresher_trainer.stopping import (
+    OBSERVED_WEIGHT,
+    expected_decision_change,
+    observed_decision_change,
+    stopping_metrics,
+)
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tests.conftest import Env
-from tests.trainer.conftest import ENCODER
+from tests.trainer.conftest import ENCODER, add_ratings
 
 
 def members(spread: float, n: int = 400, m: int = 16, seed: int = 0) -> np.ndarray:
@@ -44,6 +50,66 @@ def test_bad_input_is_refused() -> None:
         expected_decision_change(np.zeros((1, 16)), 10, 0.3)
     with pytest.raises(ValueError):
         expected_decision_change(members(0.1), 10, 1.5)
+
+
+def test_observed_change_counts_the_memes_that_crossed_the_threshold() -> None:
+    scores = np.arange(10.0)  # top 30%: the memes scored 7, 8, 9
+    assert observed_decision_change(scores, scores + 3.0, 0.3) == 0.0
+    swapped = scores.copy()
+    swapped[[6, 7]] = swapped[[7, 6]]  # one meme in, one out
+    assert observed_decision_change(swapped, scores, 0.3) == pytest.approx(0.2)
+
+
+def test_memes_the_older_model_never_scored_are_left_out() -> None:
+    scores, older = np.arange(10.0), np.arange(10.0)
+    older[:5] = np.nan
+    scores[:5] = 100.0  # would all be kept, but there is nothing to compare them with
+    assert observed_decision_change(scores, older, 0.4) == 0.0
+    assert observed_decision_change(scores, np.full(10, np.nan), 0.4) is None
+    with pytest.raises(ValueError):
+        observed_decision_change(scores, older[:9], 0.4)
+
+
+def test_the_shown_share_is_the_larger_of_estimate_and_weighted_observed_change() -> None:
+    scores = members(0.05)
+    alone = stopping_metrics(scores, 200, 0.3)
+    assert alone["observed_change_share"] is None
+    assert alone["decision_change_share"] == alone["disagreement_share"] < 0.05
+    reshuffled = np.random.default_rng(1).permutation(scores.mean(1))
+    compared = stopping_metrics(scores, 200, 0.3, previous=reshuffled)
+    assert compared["observed_change_share"] > 0.2
+    assert compared["decision_change_share"] == OBSERVED_WEIGHT * compared["observed_change_share"]
+    assert compared["decision_changes"] == round(compared["decision_change_share"] * 400)
+    same = stopping_metrics(scores, 200, 0.3, previous=scores.mean(1))
+    assert same["observed_change_share"] == 0.0 and same["decision_change_share"] == same["disagreement_share"]
+
+
+def kept(session: Session, version_id: int, top: float) -> dict[int, bool]:
+    """Each meme's keep decision by a version's stored scores."""
+    rows = session.execute(select(Score.meme_id, Score.mean).where(Score.model_version_id == version_id)).all()
+    means = np.array([mean for _, mean in rows])
+    threshold = np.quantile(means, 1 - top)
+    return {meme_id: mean >= threshold for meme_id, mean in rows}
+
+
+def test_training_compares_with_the_version_at_least_100_ratings_older(env: Env, rated_memes: Callable) -> None:
+    ids, _, taste = rated_memes(120, 150)
+    settings = get_trainer_settings()
+    stopping = []
+    for more, seed in ((0, 0), (50, 1), (60, 2)):  # versions after 150, 200 and 260 ratings
+        add_ratings(ids, taste, more, seed=seed)
+        with session_scope() as session:
+            stopping.append(jobs.train(session, settings, ENCODER)["metrics"]["stopping"])
+    assert stopping[0]["observed_change_share"] is None  # nothing older
+    assert stopping[1]["observed_change_share"] is None  # the older one is only 50 ratings back
+    with session_scope() as session:
+        first, _, last = session.execute(select(ModelVersion.id).order_by(ModelVersion.id)).scalars().all()
+        top = settings.curation_top_fraction_of("overall")
+        before, after = kept(session, first, top), kept(session, last, top)
+    changed = np.mean([before[m] != after[m] for m in ids])
+    assert stopping[2]["observed_change_share"] == pytest.approx(changed, abs=1.5 / 120)
+    parts = (OBSERVED_WEIGHT * stopping[2]["observed_change_share"], stopping[2]["disagreement_share"])
+    assert stopping[2]["decision_change_share"] == max(parts)
 
 
 def test_training_stores_the_signal_in_the_model_version(env: Env, rated_memes: Callable) -> None:

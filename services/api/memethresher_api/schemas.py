@@ -90,12 +90,15 @@ class HistoryPageOut(BaseModel):
 
 
 class StoppingOut(BaseModel):
-    """When to stop rating: keep/discard decisions the next `next_ratings` ratings are expected to change,
-    from the current model's members' disagreement (computed by the trainer when it trained)."""
+    """When to stop rating: keep/discard decisions the next `next_ratings` ratings are expected to change
+    (computed by the trainer when it trained): the larger of the estimate from the members' disagreement
+    and the share that changed since the version trained `next_ratings` ratings earlier (none before one)."""
 
     next_ratings: int
     decision_change_share: float
     decision_changes: int
+    disagreement_share: float | None = None  # none from a model trained before the two were told apart
+    observed_change_share: float | None = None
 
 
 class StatsOut(BaseModel):

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 from memethresher_shared import encoder_state
-from memethresher_shared.models import ModelVersion
+from memethresher_shared.models import ModelVersion, Score
 from memethresher_shared.settings import OVERALL
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from memethresher_trainer import artifacts, data, publish
@@ -19,7 +20,7 @@ from memethresher_trainer.curate import pick_for_curation, score_threshold
 from memethresher_trainer.model import EnsembleConfig
 from memethresher_trainer.score import summarize
 from memethresher_trainer.settings import TrainerSettings
-from memethresher_trainer.stopping import model_stopping_metrics
+from memethresher_trainer.stopping import NEXT, model_stopping_metrics
 from memethresher_trainer.train import FitResult, Pairs, fit, fit_with_warm_start
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,23 @@ def already_trained(session: Session, encoder: str, ratings: data.RatingSnapshot
     return None
 
 
+def earlier_scores(session: Session, encoder: str, vectors: data.Vectors, n_ratings: int) -> np.ndarray | None:
+    """Overall scores of `vectors` (NaN where not scored) by the newest scored version trained on at most
+    `n_ratings` rating events: the decisions to compare with for the change over the last ratings."""
+    scored = select(Score.model_version_id).where(Score.model_version_id == ModelVersion.id).exists()
+    older = select(ModelVersion.id).where(ModelVersion.encoder == encoder, ModelVersion.n_ratings <= n_ratings, scored)
+    version = session.execute(older.order_by(ModelVersion.n_ratings.desc(), ModelVersion.id.desc())).scalars().first()
+    if version is None:
+        return None
+    query = select(Score.meme_id, Score.mean).where(Score.model_version_id == version, Score.axis == OVERALL)
+    rows = session.execute(query)
+    out, index = np.full(len(vectors.ids), np.nan), vectors.index()
+    for meme_id, mean in rows:
+        if meme_id in index:
+            out[index[meme_id]] = mean
+    return out
+
+
 def train(session: Session, settings: TrainerSettings, encoder: str) -> dict[str, Any]:
     """Train, publish a new current version, score everything, acquire a batch, refill curation.
 
@@ -110,7 +128,8 @@ def train(session: Session, settings: TrainerSettings, encoder: str) -> dict[str
         }
     result = fit_data(session, encoder, td)
     top = settings.curation_top_fraction_of(OVERALL)
-    result.metrics["stopping"] = model_stopping_metrics(result.model, td.vectors.matrix, len(td.pairs), top)
+    previous = earlier_scores(session, encoder, td.vectors, td.ratings.n_ratings - NEXT)
+    result.metrics["stopping"] = model_stopping_metrics(result.model, td.vectors.matrix, len(td.pairs), top, previous)
     version = save_version(session, settings, encoder, result, td.ratings)
     outcome = {"status": "trained", "model_version_id": version.id, "metrics": version.metrics}
     pinned = data.pinned_version(session, encoder)
