@@ -142,7 +142,7 @@ def write_report(worlds: list[dict], args: argparse.Namespace, seconds: float) -
               | {n: [r["curve"] for w in worlds if w["family"] == f for r in w["runs"].get(n, [])] for n in names}
               for f in families}  # fmt: skip
     report.plot(curves, held_out, args.plot)
-    stopping = {n: report.stopping_accuracy([c for f in families for c in curves[f][n]]) for n in names}
+    stopping = {n: report.stopping_report([c for f in families for c in curves[f][n]]) for n in names}
     for name, row in stopping.items():
         print(f"stopping signal, {name}: {row}")
     result = {"families": families, "held_out": held_out, "verdict": verdicts, "default": DEFAULT, "stopping": stopping,

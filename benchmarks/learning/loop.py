@@ -11,7 +11,12 @@ import torch
 from memethresher_trainer.acquire import propose
 from memethresher_trainer.evaluate import auroc
 from memethresher_trainer.model import Ensemble, EnsembleConfig
-from memethresher_trainer.stopping import NEXT, expected_decision_change
+from memethresher_trainer.stopping import (
+    NEXT,
+    expected_decision_change,
+    keep_decisions,
+    observed_decision_change,
+)
 from memethresher_trainer.train import FitResult, Pairs, fit
 
 from benchmarks.learning.rater import Rater
@@ -69,8 +74,7 @@ def extend(pairs: Pairs, a: np.ndarray, b: np.ndarray, rater: Rater) -> Pairs:
 
 def keeps(member: np.ndarray) -> np.ndarray:
     """The curation decision on the pool: the top GOOD_FRACTION by the ensemble's mean score."""
-    mean = member.mean(1)
-    return mean >= np.quantile(mean, 1 - GOOD_FRACTION)
+    return keep_decisions(member.mean(1), GOOD_FRACTION)
 
 
 def add_decision_changes(curve: list[dict], decisions: list[np.ndarray]) -> None:
@@ -81,6 +85,16 @@ def add_decision_changes(curve: list[dict], decisions: list[np.ndarray]) -> None
         point["actual_change"] = None if later is None else float((decisions[i] != decisions[later]).mean())
 
 
+def stopping_signals(member: np.ndarray, labels: int, curve: list[dict], means: list[np.ndarray]) -> dict:
+    """A round's stopping signals as the trainer computes them: the members' disagreement and the change
+    of decisions since the latest earlier round at least NEXT ratings back (`curve`, `means`: the rounds
+    so far and their mean scores); the report combines them as the product does."""
+    back = max((j for j, p in enumerate(curve) if p["labels"] <= labels - NEXT), default=None)
+    disagreement = expected_decision_change(member, labels, GOOD_FRACTION)
+    observed = None if back is None else observed_decision_change(member.mean(1), means[back], GOOD_FRACTION)
+    return {"predicted_change": disagreement, "observed_change": observed}
+
+
 def run_ours(world: World, choose: Chooser, budget: int, config: EnsembleConfig) -> list[dict]:
     """One run of the loop up to `budget` ratings: the curve of (labels, AUROC, predicted change of the
     curation decision from the next ratings) after each retrain."""
@@ -89,10 +103,12 @@ def run_ours(world: World, choose: Chooser, budget: int, config: EnsembleConfig)
     pairs = Pairs(a, b, rater.rate(a, b))
     curve: list[dict] = []
     decisions: list[np.ndarray] = []
+    means: list[np.ndarray] = []
     for stop in [r for r in ROUNDS if r <= budget] + [None]:
         value, member = judge(world, train(world, config, pairs).model)
-        predicted = expected_decision_change(member, len(pairs), GOOD_FRACTION)
-        curve.append({"labels": len(pairs), "auroc": value, "predicted_change": predicted})
+        signals = stopping_signals(member, len(pairs), curve, means)
+        curve.append({"labels": len(pairs), "auroc": value} | signals)
+        means.append(member.mean(1))
         decisions.append(keeps(member))
         if stop is None:
             break

@@ -3,10 +3,12 @@ per family over worlds and draws, and the verdict by the worst family."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from memethresher_trainer.stopping import shown_share
 
 AT = (128, 256, 512, 1024)
 LEVELS = (0.80, 0.90)
@@ -156,11 +158,22 @@ def verdict_line(v: dict[str, Any]) -> str:
 LITTLE = 0.02  # "little will change": at most 2% of keep/discard decisions expected to flip
 
 
-def stopping_accuracy(curves: list[list[dict]]) -> dict[str, Any]:
-    """The stopping signal against what happened: predicted share of changed decisions from the next
-    100 ratings, and the share that did change, over every round of every run."""
-    points = [(p["predicted_change"], p["actual_change"]) for c in curves for p in c
+# The signals each round records (loop.stopping_signals) and the one the product shows from them: the top
+# level of a stopping entry is the disagreement estimate's (as before the others were added).
+SIGNALS: dict[str, Callable[[dict], float | None]] = {
+    "observed": lambda p: p.get("observed_change"),
+    "shown": lambda p: shown_share(p["predicted_change"], p.get("observed_change")),
+}
+
+
+def stopping_accuracy(curves: list[list[dict]], signal: Callable[[dict], float | None] | None = None) -> dict[str, Any]:
+    """A stopping signal (of each round; default the disagreement estimate) against what happened:
+    predicted share of changed decisions from the next 100 ratings, and the share that did change, over
+    every round of every run."""
+    signal = signal or (lambda p: p.get("predicted_change"))
+    points = [(signal(p), p["actual_change"]) for c in curves for p in c
               if p.get("actual_change") is not None and p.get("predicted_change") is not None]  # fmt: skip
+    points = [point for point in points if point[0] is not None]
     if not points:
         return {"rounds": 0}
     predicted, actual = np.array(points).T
@@ -181,3 +194,9 @@ def stopping_accuracy(curves: list[list[dict]]) -> dict[str, Any]:
             "little_rounds": int(little.sum()),
             "little_actual_mean": float(actual[little].mean()) if little.any() else None,
             "little_actual_p90": float(np.quantile(actual[little], 0.9)) if little.any() else None}  # fmt: skip
+
+
+def stopping_report(curves: list[list[dict]]) -> dict[str, Any]:
+    """Every signal's accuracy over the same runs: the disagreement estimate's at the top level."""
+    rows = {name: stopping_accuracy(curves, signal) for name, signal in SIGNALS.items()}
+    return stopping_accuracy(curves) | {name: row for name, row in rows.items() if row["rounds"]}
