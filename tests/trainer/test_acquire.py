@@ -143,3 +143,15 @@ def test_diverse_uses_each_meme_once_while_others_remain() -> None:
 def test_diverse_without_embeddings_is_refused() -> None:
     with pytest.raises(ValueError, match="needs the embeddings"):
         propose(member_scores(), 4, "diverse")
+
+
+def test_diverse_batches_move_on_to_memes_the_earlier_ones_left_out() -> None:
+    vectors = np.random.default_rng(2).standard_t(df=2, size=(200, 16))  # heavy tails: a few far-out memes
+    scores = member_scores(n=200)
+    rated_a, rated_b = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    for round_ in range(3):
+        proposal = propose(scores, 16, "diverse", exclude=(rated_a, rated_b), seed=round_, vectors=vectors)
+        rated_a, rated_b = np.r_[rated_a, proposal.a], np.r_[rated_b, proposal.b]
+    # Three batches of 32 memes, each while at least 4 x 32 are unrated: 96 different ones, not the same
+    # outliers again and again.
+    assert len(set(np.r_[rated_a, rated_b].tolist())) == 96

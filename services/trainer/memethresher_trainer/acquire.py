@@ -16,6 +16,9 @@ import torch
 import torch.nn.functional as F
 
 STRATEGIES = ("variance", "uncertainty", "bald", "random", "diverse")
+# k-center alone returns to the same outlying memes every batch; choosing among the least rated memes,
+# this many per pick, moves each batch on to memes the earlier ones left out.
+POOL_PER_PICK = 4
 # Small chunks keep the (chunk, M) temporaries in cache: several times faster than large ones.
 CHUNK = 1 << 16
 
@@ -151,12 +154,23 @@ def k_center(vectors: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.
     return np.asarray(chosen, dtype=np.int64), np.asarray(radius)
 
 
+def least_rated(n: int, rated: tuple[np.ndarray, np.ndarray] | None, at_least: int) -> np.ndarray:
+    """The memes rated no more often than the `at_least`-th least rated one (ties all in)."""
+    counts = np.zeros(n, dtype=np.int64)
+    if rated is not None and len(rated[0]):
+        counts = np.bincount(np.r_[rated[0], rated[1]], minlength=n)
+    threshold = np.sort(counts)[min(at_least, n) - 1]
+    return np.flatnonzero(counts <= threshold)
+
+
 def diverse_pairs(
     vectors: np.ndarray, n_pairs: int, rng: np.random.Generator, rated: tuple[np.ndarray, np.ndarray] | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every unrated pair among 2 x `n_pairs` k-center memes, in random order, valued by the smaller of its
-    memes' k-center distances (how far apart from the rest of the batch the pair's memes are)."""
-    centres, radius = k_center(vectors, 2 * n_pairs, rng)
+    """Every unrated pair among 2 x `n_pairs` k-center memes of the least rated ones, in random order, valued
+    by the smaller of its memes' k-center distances (how far apart from the rest of the batch they are)."""
+    pool = least_rated(len(vectors), rated, POOL_PER_PICK * 2 * n_pairs)
+    local, radius = k_center(vectors[pool], 2 * n_pairs, rng)
+    centres = pool[local]
     i, j = np.triu_indices(len(centres), k=1)
     a, b = centres[i], centres[j]
     value = np.minimum(radius[i], radius[j])
