@@ -70,7 +70,8 @@ def run_world(world: World, args: argparse.Namespace) -> dict[str, Any]:
         config = learner_config(world, learner)
         runs[name] = []
         for draw in range(args.draws):
-            curve = run_ours(world, strategy_chooser(strategy, draw), args.budget, config)
+            choose = strategy_chooser(strategy, draw, world.x[world.pool])
+            curve = run_ours(world, choose, args.budget, config)
             runs[name].append({"draw": draw, "summary": report.summarize(curve, seed["curve"]), "curve": curve})
         print(f"  {world.name} {name}: AUROC at the end {[r['curve'][-1]['auroc'] for r in runs[name]]}", flush=True)
     return {"family": world.family, "world": world.seed, "seed_hidden": seed["hidden"],

@@ -38,16 +38,18 @@ LEARNERS: dict[str, dict[str, Any]] = {
 Chooser = Callable[[np.ndarray, Pairs, int], tuple[np.ndarray, np.ndarray]]
 
 
-def strategy_chooser(strategy: str, draw: int = 0) -> Chooser:
+def strategy_chooser(strategy: str, draw: int = 0, vectors: np.ndarray | None = None) -> Chooser:
     """The product's acquisition `strategy` ('name+random': half of each batch random); `draw` seeds the
-    candidate sample it picks from."""
+    candidate sample it picks from; `diverse` reads the pool's embeddings `vectors`."""
     name, _, mix = strategy.partition("+")
     fraction = 0.5 if mix == "random" else 0.0
 
     def choose(member: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarray, np.ndarray]:
         # A run rates fewer than 10,000 pairs, so no two draws ever share a candidate seed.
         seed = len(pairs) + 10_000 * draw
-        proposal = propose(member, n, name, exclude=(pairs.a, pairs.b), seed=seed, random_fraction=fraction)
+        proposal = propose(
+            member, n, name, exclude=(pairs.a, pairs.b), seed=seed, random_fraction=fraction, vectors=vectors
+        )
         return proposal.a, proposal.b
 
     return choose

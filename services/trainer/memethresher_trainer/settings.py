@@ -33,6 +33,7 @@ class TrainerSettings(Settings):
     # default only if it beats random pairs on the held-out taste families by more than the spread
     # between seeds, and uncertainty (the default until now) did not: +0.005, -0.006, +0.013, -0.024 AUROC
     # against random pairs on the four held-out families (benchmarks/RESULTS.md, learning, fifth round).
+    # Diverse itself is ahead of plain random pairs at 128 and 256 ratings in all four, not at 1,000+.
     acquisition_strategy: str = Field(default="diverse", pattern="^(variance|uncertainty|bald|random|diverse)$")
     acquisition_max_per_meme: int = Field(default=2, ge=1)
     # Share of each batch drawn at random, for exploring the whole collection (see above for 0).
