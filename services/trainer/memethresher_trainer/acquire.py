@@ -150,7 +150,7 @@ def k_center(vectors: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.
             radius.append(float(nearest[i].sqrt()))
             chosen.append(i)
             torch.minimum(nearest, (2 - 2 * (x @ x[i])).clamp_(min=0), out=nearest)
-            nearest[chosen] = -1.0
+            nearest[i] = -1.0  # the earlier ones stay at -1 under the minimum
     return np.asarray(chosen, dtype=np.int64), np.asarray(radius)
 
 
