@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 from memethresher_shared import coordination, encoder_state
 from memethresher_shared.db import session_scope
-from memethresher_shared.models import Embedding, EncoderSwitch, Score
+from memethresher_shared.models import Embedding, EncoderSwitch, Meme, Score
 from memethresher_shared.rating_events import rating_events
 from memethresher_shared.versions import current_version
 from memethresher_trainer import jobs, switch
 from memethresher_trainer.settings import get_trainer_settings
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import Env
 from tests.trainer.conftest import ENCODER, add_memes, add_ratings
@@ -84,6 +84,18 @@ def test_a_better_encoder_takes_over_only_once_every_scored_meme_has_its_vector(
         events = session.scalar(select(rating_events()))
         assert not coordination.retrain_due(events + 1, version.n_ratings, get_trainer_settings().retrain_every)
     assert scored_by_current(NEW) == set(ids)
+
+
+def test_a_meme_the_new_encoder_cannot_read_does_not_hold_the_switch(env: Env) -> None:
+    clean = unit_vectors(120, 32)
+    ids = rated_install(noisy(clean, 1.5), hidden_taste(clean))
+    add_vectors(ids[:115], clean[:115])
+    assert advance()["status"] == "comparing"
+    assert the_switch().comparison["waiting_for"] == 5
+    with session_scope() as session:  # as the embedder marks an image it could not embed
+        session.execute(update(Meme).where(Meme.id.in_(ids[115:])).values(status="failed", failure_reason="bad"))
+    assert advance()["status"] == "done"
+    assert scored_by_current(NEW) == set(ids[:115])
 
 
 def test_a_worse_encoder_is_rejected_with_the_figures_and_the_old_one_stays(env: Env) -> None:

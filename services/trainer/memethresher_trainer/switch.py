@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from memethresher_shared import encoder_state
-from memethresher_shared.models import Embedding, EncoderSwitch, ModelVersion, Score
+from memethresher_shared.models import Embedding, EncoderSwitch, Meme, ModelVersion, Score
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
@@ -161,7 +161,11 @@ def memes_of_both(session: Session, first: str, second: str) -> list[int]:
 
 
 def scored_without_vector(session: Session, version_id: int, encoder: str) -> int:
-    """Memes `version` scored that have no vector of `encoder` yet."""
+    """Memes `version` scored that have no vector of `encoder` yet and may still get one: a meme the
+    embedder marked failed never will, and waiting for it would hold the switch at `comparing` for good."""
     has_vector = exists().where(Embedding.meme_id == Score.meme_id, Embedding.encoder == encoder)
-    query = select(func.count(func.distinct(Score.meme_id))).where(Score.model_version_id == version_id, ~has_vector)
+    failed = exists().where(Meme.id == Score.meme_id, Meme.status == "failed")
+    query = select(func.count(func.distinct(Score.meme_id))).where(
+        Score.model_version_id == version_id, ~has_vector, ~failed
+    )
     return int(session.scalar(query) or 0)
