@@ -187,3 +187,12 @@ def wait_until(predicate: Callable[[], object], timeout_s: float = 60.0, interva
             return value
         time.sleep(interval_s)
     pytest.fail(f"timed out after {timeout_s}s waiting for {message}")
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A persisted Redis of this test's own: unacked tasks outlive a killed worker, and the test may restart it."""
+    server = EmbeddedRedis(tmp_path / "redis", persist=True)
+    server.start()
+    yield server
+    server.stop()

@@ -5,12 +5,9 @@ from __future__ import annotations
 import ast
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from celery import Celery
 from memethresher_shared import tasks
 from memethresher_shared.db import session_scope
 from memethresher_shared.embedded_redis import EmbeddedRedis
@@ -20,19 +17,11 @@ from memethresher_shared.models import Embedding, Meme
 from tests.conftest import Env, wait_until
 from tests.integration.memes import add_sample_memes
 from tests.integration.test_faults import kill_tree
+from tests.integration.test_faults import sender as fault_sender
 
 pytestmark = pytest.mark.integration
 SHIPPED_POOL = ("--pool", "threads", "--concurrency", str(EMBEDDER_TASKS_AHEAD))
 SUCCEEDED = re.compile(r"Task embedder\.embed_batch\[[^\]]+\] succeeded in [\d.]+s: (\{.*\})")
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    """A persisted Redis of this test's own, so unacked tasks outlive the killed worker."""
-    server = EmbeddedRedis(tmp_path / "redis", persist=True)
-    server.start()
-    yield server
-    server.stop()
 
 
 def embedded_count() -> int:
@@ -52,7 +41,7 @@ def test_shipped_worker_killed_while_holding_many_tasks_embeds_every_meme_once(
                  "MEMETHRESHER_TORCH_THREADS": "1", "MEMETHRESHER_EMBED_MODEL_BATCH": "4",
                  "MEMETHRESHER_EMBED_BATCH_SIZE": "8"}  # fmt: skip
     first = start_worker("memethresher_embedder.tasks", "embed", variables, name="doomed", extra_args=SHIPPED_POOL)
-    sender = Celery("fault-test", broker=own_redis.url)
+    sender = fault_sender(own_redis.url)
     sender.conf.task_routes = tasks.ROUTES
     for start in range(0, len(ids), 8):
         sender.send_task(tasks.EMBED_BATCH, args=[ids[start : start + 8]])

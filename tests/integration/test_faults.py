@@ -8,8 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import psutil
@@ -30,15 +28,6 @@ from tests.trainer.conftest import add_memes as add_vector_memes
 from tests.trainer.tastes import hidden_taste, unit_vectors
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    """A Redis of this test's own, persisted, so the test can restart it."""
-    server = EmbeddedRedis(tmp_path / "redis", persist=True)
-    server.start()
-    yield server
-    server.stop()
 
 
 def sender(broker_url: str) -> Celery:
