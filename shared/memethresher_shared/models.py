@@ -293,3 +293,25 @@ class EncoderSwitch(Base):
     reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected or cancelled
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class TastePrompt(Base):
+    """A sentence the user wrote about their taste ("programming jokes"), liked or disliked: with an
+    encoder that has a text tower, it scores the memes before the first rating (the prompt prior)."""
+
+    __tablename__ = "taste_prompts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(200), unique=True)
+    like: Mapped[bool] = mapped_column(Boolean)  # False: memes like this are worse
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PromptVector(Base):
+    """A taste prompt's L2-normalised float16 text vector under one encoder (stored as `Embedding.vector`)."""
+
+    __tablename__ = "prompt_vectors"
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("taste_prompts.id", ondelete="CASCADE"), primary_key=True)
+    encoder: Mapped[str] = mapped_column(String(128), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
