@@ -25,6 +25,12 @@ class EncoderSpec:
     def random_init(self) -> bool:
         return self.tag == RANDOM_TAG
 
+    @property
+    def has_text_tower(self) -> bool:
+        """Whether the encoder embeds text in its image space (open_clip models do; EfficientNet does not),
+        so taste prompts can score memes."""
+        return self.family == "open_clip"
+
 
 _KNOWN: dict[str, tuple[Family, str]] = {
     OFFLINE_ENCODER: (

@@ -19,6 +19,7 @@ REDDIT_CHECK_KEY = "memethresher:reddit-check"  # JSON: checked_at, target, mode
 # embedder
 EMBED_BATCH = "embedder.embed_batch"  # (meme_ids: list[int], encoder: str | None)
 EMBED_MISSING = "embedder.embed_missing"  # () — re-embed memes with no vector for the current encoder
+EMBED_PROMPTS = "embedder.embed_prompts"  # () — text vectors for taste prompts without one, then PROMPT_PRIOR
 
 # trainer: training and acquisition
 TRAIN = "trainer.train"  # (encoder: str | None) — coalesced, one at a time per encoder
@@ -26,6 +27,8 @@ MAKE_CURRENT = "trainer.make_current"  # (model_version_id: int) — under the t
 SWEEP = "trainer.sweep"  # (encoder: str | None, grid: list[dict] | None) — group + chord over trainer workers
 # () — a pending encoder switch: train once its vectors cover enough memes, compare, complete or reject
 SWITCH_CHECK = "trainer.encoder_switch"
+# (encoder: str | None) — score with the taste prompts while no model is trained from ratings
+PROMPT_PRIOR = "trainer.prompt_prior"
 # trainer: scoring
 SCORE_MEMES = "scorer.score_memes"  # (meme_ids: list[int]) — score newly embedded memes with the current model
 SCORE_ALL = "scorer.score_all"  # () — rescore everything with the current model, refill curation

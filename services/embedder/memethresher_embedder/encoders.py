@@ -19,6 +19,7 @@ from memethresher_embedder.device_decode import to_device
 from memethresher_embedder.preprocess import PreprocessSpec
 from memethresher_embedder.registry import EncoderSpec, parse_encoder_id
 from memethresher_embedder.settings import EmbedderSettings, get_embedder_settings
+from memethresher_embedder.text import TextTower, TextTowerUnavailable, load_tokenizer, split_text_tower
 from memethresher_embedder.weights import lite0_file, load_by_key_order, load_open_clip_weights
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,11 @@ class Encoder:
         device: torch.device,
         channels_last: bool = False,
         precision: str = "fp32",
+        text: TextTower | None = None,
     ) -> None:
         self.spec = spec
+        self.text = text
+        self.text_missing = "has none"  # why `text` is None
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.precision = precision if device.type == "cuda" else "fp32"
         self.dtype = _weights_dtype(self.precision)
@@ -87,6 +91,13 @@ class Encoder:
     def encode(self, images: np.ndarray) -> np.ndarray:
         """Vectors for a (B, 3, S, S) uint8 array in memory."""
         return self.encode_tensor(to_device(images, self.device))
+
+    def encode_text(self, texts: list[str]) -> np.ndarray:
+        """(P, D) vectors of `texts` in the images' space; TextTowerUnavailable without a text tower."""
+        if self.text is None:
+            why = self.text_missing
+            raise TextTowerUnavailable(f"encoder {self.encoder_id} cannot embed text: its text tower {why}")
+        return self.text.encode(texts)
 
 
 def _half_dtype() -> torch.dtype:
@@ -180,14 +191,33 @@ def _load_open_clip(spec: EncoderSpec, settings: EmbedderSettings, device: torch
     register_model_configs()
 
     def build(weights: str | None) -> torch.nn.Module:
-        model = open_clip.create_model(spec.architecture, pretrained=weights, device="cpu")
-        # Only the image tower is used; dropping the text tower frees about half the memory.
-        return cast(torch.nn.Module, model.visual)
+        return cast(torch.nn.Module, open_clip.create_model(spec.architecture, pretrained=weights, device="cpu"))
 
-    visual = build(None) if spec.random_init else load_open_clip_weights(spec, settings, build)
+    visual, rest = split_text_tower(build(None) if spec.random_init else load_open_clip_weights(spec, settings, build))
     preprocess = _open_clip_preprocess(spec, visual)
     channels_last = _channels_last(settings, convolutional=False)
-    return Encoder(spec, visual, visual, preprocess, device, channels_last, settings.embedder_precision)
+    encoder = Encoder(spec, visual, visual, preprocess, device, channels_last, settings.embedder_precision)
+    encoder.text, encoder.text_missing = _text_tower(spec, settings, rest, encoder)
+    return encoder
+
+
+def _text_tower(
+    spec: EncoderSpec, settings: EmbedderSettings, model: torch.nn.Module, encoder: Encoder
+) -> tuple[TextTower | None, str]:
+    """The text tower, kept as the setting says, or None and why: images are embedded either way.
+
+    Keeping it costs as much memory as the image tower or more (see `embed_text_tower`)."""
+    if settings.embed_text_tower == "off":
+        return None, "was dropped (MEMETHRESHER_EMBED_TEXT_TOWER=off)"
+    cache_dir = str(settings.embedder_cache_dir) if settings.embedder_cache_dir else None
+    try:
+        tokenizer = load_tokenizer(spec.architecture, cache_dir)
+    except (TextTowerUnavailable, OSError) as exc:
+        log.warning("encoder %s keeps no text tower, taste prompts cannot be embedded: %s", spec.encoder_id, exc)
+        return None, f"has no tokenizer here ({exc})"
+    if settings.embed_text_tower == "device":
+        return TextTower(model, tokenizer, encoder.device, encoder.dtype), ""
+    return TextTower(model, tokenizer, torch.device("cpu"), torch.float32), ""
 
 
 def _open_clip_preprocess(spec: EncoderSpec, visual: torch.nn.Module) -> PreprocessSpec:

@@ -68,6 +68,13 @@ class EmbedderSettings(Settings):
     # Channels-last memory format: "auto" is on for convolutional encoders (EfficientNet-Lite0
     # on one CPU thread, 16 -> 28 images/s) and off for ViTs (ViT-B-16 on a CPU: 3.6 -> 1.8-2.8).
     embed_channels_last: Literal["auto", "on", "off"] = "auto"
+    # Where an open_clip encoder keeps its text tower, which embeds the taste prompts: "cpu" (in float32,
+    # off the GPU: prompts are few and short), "device" (beside the image tower, in its number format),
+    # or "off" (dropped; prompts then wait for a worker that keeps it). The text tower is as large as the
+    # image tower or larger (parameters counted from open_clip's configs): SigLIP SO400M 450M beside 428M
+    # for images (1.8 GB of host memory in float32, 0.9 GB of GPU memory in bf16), SigLIP 2 SO400M 708M
+    # (its vocabulary is 256k tokens; 2.8 GB in float32), ViT-B-16-SigLIP2 282M beside 93M (1.1 GB).
+    embed_text_tower: Literal["cpu", "device", "off"] = "cpu"
 
 
 @functools.cache

@@ -25,8 +25,11 @@ from memethresher_shared.observability import (
 from memethresher_shared.store import get_store
 
 from memethresher_embedder.batches import chunked, embed_memes, memes_missing_vectors
+from memethresher_embedder.encoders import get_encoder
 from memethresher_embedder.engine import get_engine
 from memethresher_embedder.pipeline import failure_label
+from memethresher_embedder.prompts import embed_prompts as embed_prompts_of
+from memethresher_embedder.registry import parse_encoder_id
 from memethresher_embedder.settings import get_embedder_settings
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,28 @@ def embed_missing() -> dict[str, Any]:
     if len(encoders) > 1:  # a switch under way
         summary["pending"] = {"encoder": encoders[1], "memes": len(missing[encoders[1]])}
     return summary
+
+
+@app.task(name=tasks.EMBED_PROMPTS, acks_late=True, reject_on_worker_lost=True)
+def embed_prompts() -> dict[str, Any]:
+    """Text vectors for the taste prompts that lack one, for the active encoder and a pending one that
+    has a text tower; then the trainer rescores with the prompts (while no model is trained from ratings)."""
+    settings = get_embedder_settings()
+    with session_scope() as session:
+        encoders = encoder_state.encoders_to_embed(session, settings.embedder)
+    embedded: dict[str, list[int]] = {}
+    for encoder_id in encoders:
+        if not parse_encoder_id(encoder_id).has_text_tower:
+            continue
+        encoder = get_encoder(encoder_id)
+        if encoder.text is None:
+            log.warning("taste prompts not embedded: encoder %s's text tower %s", encoder_id, encoder.text_missing)
+            continue
+        with session_scope() as session:
+            embedded[encoder_id] = embed_prompts_of(session, encoder_id, encoder.encode_text)
+    if encoders[0] in embedded:
+        send(tasks.PROMPT_PRIOR, encoders[0])
+    return {"encoder": encoders[0], "embedded": embedded}
 
 
 def request_sweep(client: redis.Redis, encoder: str) -> bool:

@@ -17,7 +17,7 @@ from memethresher_shared.db import session_scope
 from memethresher_shared.models import ModelVersion
 from memethresher_shared.observability import install_worker_observability, record_training_run
 
-from memethresher_trainer import data, jobs, publish, switch
+from memethresher_trainer import data, jobs, prior_version, publish, switch
 from memethresher_trainer.settings import get_trainer_settings
 
 install_worker_observability(app, "trainer")
@@ -78,6 +78,19 @@ def advance_switch(self: Task) -> dict[str, Any]:
     try:
         with training_slot(encoder), session_scope() as session:
             return switch.advance(session, settings)
+    except LockHeld:
+        raise self.retry(countdown=settings.train_retry_s) from None
+
+
+@app.task(name=names.PROMPT_PRIOR, bind=True, max_retries=720)
+def prompt_prior(self: Task, encoder: str | None = None) -> dict[str, Any]:
+    """Score with the taste prompts while no model is trained from ratings, under the training lock: a
+    training publishing meanwhile must not be replaced by the prior."""
+    settings = get_trainer_settings()
+    encoder = encoder or active_encoder(settings.embedder)
+    try:
+        with training_slot(encoder), session_scope() as session:
+            return prior_version.publish_prior(session, settings, encoder)
     except LockHeld:
         raise self.retry(countdown=settings.train_retry_s) from None
 
