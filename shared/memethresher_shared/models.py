@@ -295,6 +295,10 @@ class EncoderSwitch(Base):
     finished_at: Mapped[datetime | None]
 
 
+# The `kind` in the config of a model version that scores with the taste prompts, not trained from ratings.
+PROMPT_PRIOR_KIND = "prompt prior"
+
+
 class TastePrompt(Base):
     """A sentence the user wrote about their taste ("programming jokes"), liked or disliked: with an
     encoder that has a text tower, it scores the memes before the first rating (the prompt prior)."""

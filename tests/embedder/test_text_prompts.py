@@ -14,9 +14,9 @@ from memethresher_embedder.text import TextTowerUnavailable
 from memethresher_shared import tasks
 from memethresher_shared.celery_app import send
 from memethresher_shared.db import session_scope
-from memethresher_shared.models import Embedding, ModelVersion, PromptVector, Score, TastePrompt
+from memethresher_shared.models import PROMPT_PRIOR_KIND, Embedding, ModelVersion, PromptVector, Score, TastePrompt
 from memethresher_shared.vectors import from_stored
-from memethresher_trainer.prior import PRIOR_KIND, prior_scores
+from memethresher_trainer.prior import prior_scores
 from sqlalchemy import select
 
 from tests.conftest import wait_until
@@ -116,7 +116,7 @@ def prior_version() -> int | None:
     """The current version's id once it is the prompt prior and has scored the memes."""
     with session_scope() as session:
         version = session.scalar(select(ModelVersion).where(ModelVersion.is_current.is_(True)))
-        if version is None or version.config.get("kind") != PRIOR_KIND:
+        if version is None or version.config.get("kind") != PROMPT_PRIOR_KIND:
             return None
         scored = session.scalars(select(Score.meme_id).where(Score.model_version_id == version.id)).all()
         return version.id if scored else None

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import (
+    PROMPT_PRIOR_KIND,
     AcquisitionPair,
     CurationItem,
     ModelVersion,
@@ -15,7 +16,7 @@ from memethresher_shared.models import (
     TastePrompt,
 )
 from memethresher_trainer import jobs, prior_version
-from memethresher_trainer.prior import PRIOR_KIND, favoured, prior_direction, prior_scores
+from memethresher_trainer.prior import favoured, prior_direction, prior_scores
 from memethresher_trainer.settings import get_trainer_settings
 from sqlalchemy import delete, select
 
@@ -102,7 +103,7 @@ def test_before_any_rating_the_prior_scores_curates_and_chooses_pairs_among_the_
     outcome = publish()
     assert outcome["status"] == "published" and outcome["scored"] == len(ids)
     version = current()
-    assert version is not None and version.config["kind"] == PRIOR_KIND and version.n_ratings == 0
+    assert version is not None and version.config["kind"] == PROMPT_PRIOR_KIND and version.n_ratings == 0
     with session_scope() as session:
         scores = {
             m: s

@@ -26,6 +26,7 @@ from memethresher_api.routes import (
     history,
     images,
     pages,
+    prompts,
     rating,
     reddit_access,
 )
@@ -61,7 +62,7 @@ def create_app() -> FastAPI:
     )
     app.add_exception_handler(ApiError, refused)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (rating, history, curation, evaluation, admin, encoders, reddit_access, images, pages):
+    for module in (rating, history, curation, evaluation, admin, encoders, prompts, reddit_access, images, pages):
         app.include_router(module.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=HealthOut, tags=["health"])
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["health"], include_in_schema=False)

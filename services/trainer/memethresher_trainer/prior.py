@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-PRIOR_KIND = "prompt prior"
 # The prior's acquisition pairs are drawn among the memes it ranks in this top fraction: the keep-or-not
 # decision is made among the better memes, and half of them is broad enough that ratings can still
 # correct a prompt the encoder reads differently from the user.

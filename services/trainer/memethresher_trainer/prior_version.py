@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from memethresher_shared.models import PROMPT_PRIOR_KIND as PRIOR_KIND
 from memethresher_shared.models import ModelVersion, PromptVector, TastePrompt
 from memethresher_shared.settings import OVERALL
 from memethresher_shared.vectors import from_stored
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from memethresher_trainer import artifacts, data, jobs, publish
 from memethresher_trainer.acquire import propose
-from memethresher_trainer.prior import PRIOR_KIND, favoured, prior_direction
+from memethresher_trainer.prior import favoured, prior_direction
 from memethresher_trainer.settings import TrainerSettings
 
 
