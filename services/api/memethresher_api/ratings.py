@@ -221,30 +221,45 @@ def store_rating(db: Database, body: RatingIn, axes: list[str]) -> tuple[RatingO
     return new_rating_out(stored[0], body, axis, stored[1], created_at), True
 
 
+def claim_pair(db: Database, a: int, b: int, pair_id: int | None) -> int | None:
+    """Mark rated the pair a rating of memes `a` and `b` answers, as a save does: the one named
+    (unless rated already or not of these memes), else the newest pending one of these memes. Its
+    id, or None when none was claimed."""
+    statement = _statements()["claim_named" if pair_id is not None else "claim_pending"]
+    return cast(int | None, db.execute(statement, {"a": a, "b": b, "pair_id": pair_id}).scalar())
+
+
+def refuse_unless_pair_of(db: Database, pair_id: int, a: int, b: int, field: str = "pair_id") -> None:
+    """A 422 naming `field` unless acquisition pair `pair_id` is a pair of memes `a` and `b`."""
+    row = db.execute(_statements()["named_pair"], {"pair_id": pair_id}).first()
+    if row is None or {row.a_id, row.b_id} != {a, b}:
+        raise InvalidField(f"acquisition pair {pair_id} is not a pair of memes {a} and {b}", "body", field)
+
+
 def _rated_pair(db: Database, body: RatingIn, values: dict[str, Any]) -> tuple[RatingOut, bool]:
     """A rating naming a pair it could not claim: refused if the pair is not of these memes; else the
     rating already stored on its axis (a retry, a second tab), or a new one on another axis."""
-    statements = _statements()
-    row = db.execute(statements["named_pair"], values).first()
-    if row is None or {row.a_id, row.b_id} != {body.a, body.b}:
-        message = f"acquisition pair {body.pair_id} is not a pair of memes {body.a} and {body.b}"
-        raise InvalidField(message, "body", "pair_id")
-    earlier = db.execute(statements["earlier"], values).first()
+    assert body.pair_id is not None  # only a named pair can fail to be claimed
+    refuse_unless_pair_of(db, body.pair_id, body.a, body.b)
+    earlier = db.execute(_statements()["earlier"], values).first()
     if earlier is not None:
         return RatingOut(**dict(zip(RATING_COLUMNS, earlier, strict=True))), False
-    rating_id = db.execute(statements["insert"], _row(values, body.pair_id)).scalar_one()
+    rating_id = db.execute(_statements()["insert"], _row(values, body.pair_id)).scalar_one()
     return new_rating_out(rating_id, body, values["axis"], body.pair_id, values["rated_at"]), True
 
 
-def unknown_meme(items: list[RatingIn]) -> InvalidField:
-    """The refusal naming the first meme of these ratings that does not exist."""
-    wanted = {meme_id for item in items for meme_id in (item.a, item.b)}
+def memes_named(items: list[RatingIn]) -> list[tuple[str, int]]:
+    """The memes these ratings name, each with the field that names it."""
+    return [(field, meme_id) for item in items for field, meme_id in (("a", item.a), ("b", item.b))]
+
+
+def unknown_meme(named: list[tuple[str, int]]) -> InvalidField:
+    """The refusal naming the first of these (field, meme id) whose meme does not exist."""
     with get_engine().connect() as connection:
-        found = set(connection.scalars(select(Meme.id).where(Meme.id.in_(wanted))))
-    for item in items:
-        for field, meme_id in (("a", item.a), ("b", item.b)):
-            if meme_id not in found:
-                return InvalidField(f"no meme with id {meme_id}", "body", field)
+        found = set(connection.scalars(select(Meme.id).where(Meme.id.in_({meme_id for _, meme_id in named}))))
+    for field, meme_id in named:
+        if meme_id not in found:
+            return InvalidField(f"no meme with id {meme_id}", "body", field)
     return InvalidField("a meme or acquisition pair of this rating was removed meanwhile; nothing was stored")
 
 
@@ -297,27 +312,43 @@ def _saving_connection(ratings: int) -> AbstractContextManager[Connection]:
     return engine.begin()
 
 
+# Stores ratings on the connection given (in its transaction): each with whether it is new.
+StoreRatings = Callable[[Connection], list[tuple[RatingOut, bool]]]
+
+
 def save_ratings(
-    items: list[RatingIn], encoder: str, axes: list[str], count: bool = True
+    store: StoreRatings, named: list[tuple[str, int]], ratings: int, encoder: str, count: bool = True
 ) -> tuple[list[tuple[RatingOut, bool]], tuple[int, int] | None]:
-    """Store the ratings committed (all or none); returns each with whether it is new, and if
-    `count`, the numbers of ratings before them and at the newest model."""
+    """Store `ratings` ratings committed (all or none), refusing one of the `named` memes that does
+    not exist; returns each with whether it is new, and if `count`, the numbers of ratings before
+    them and at the newest model."""
     try:
-        with _saving_connection(len(items)) as connection:
+        with _saving_connection(ratings) as connection:
             # Counted before the ratings claim their pair, so the pair is held only for the insert
             # and commit; a count a moment stale is harmless (due means "at least `every` since").
             counts = rating_counts(connection, encoder) if count else None
-            stored = [store_rating(connection, item, axes) for item in items]
+            stored = store(connection)
     except IntegrityError:
-        raise unknown_meme(items) from None  # the foreign keys refused it: nothing was stored
+        raise unknown_meme(named) from None  # the foreign keys refused it: nothing was stored
     return stored, counts
 
 
 def store_and_maybe_retrain(items: list[RatingIn], settings: ApiSettings, retrain: RetrainRequests) -> list[RatingOut]:
     """Store the ratings committed, then ask for a retrain if one is due (same thread, no second hop)."""
+
+    def store(connection: Connection) -> list[tuple[RatingOut, bool]]:
+        return [store_rating(connection, item, settings.rating_axes) for item in items]
+
+    return saved_and_maybe_retrain(store, memes_named(items), len(items), settings, retrain)
+
+
+def saved_and_maybe_retrain(
+    store: StoreRatings, named: list[tuple[str, int]], ratings: int, settings: ApiSettings, retrain: RetrainRequests
+) -> list[RatingOut]:
+    """Store ratings committed (see `save_ratings`), then ask for a retrain if one is due."""
     encoder = serving_encoder(settings.embedder)
     may_ask = retrain.may_ask(encoder)
-    stored, counts = save_ratings(items, encoder, settings.rating_axes, count=may_ask)
+    stored, counts = save_ratings(store, named, ratings, encoder, count=may_ask)
     for rating, _ in stored:
         record_rating(rating.choice, rating.origin)
     new = sum(1 for _, is_new in stored if is_new)

@@ -51,6 +51,22 @@ class RatingsIn(BaseModel):
     ratings: list[RatingIn] = Field(min_length=1, max_length=16)
 
 
+class OfferedPairIn(BaseModel):
+    """A pair as the page was offered it: its memes, and its acquisition pair (none for a random pair)."""
+
+    a: int = DbId
+    b: int = DbId
+    pair_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class BestOfFourIn(BaseModel):
+    """One answer in the best-of-four mode: two offered pairs shown together, and the best of their
+    four memes (on the overall axis)."""
+
+    pairs: list[OfferedPairIn] = Field(min_length=2, max_length=2)
+    best: int = DbId
+
+
 class RatingOut(BaseModel):
     id: int
     a: int

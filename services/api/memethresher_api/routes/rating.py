@@ -11,7 +11,7 @@ from memethresher_shared.models import AcquisitionPair
 from memethresher_shared.versions import current_version
 from pydantic import BaseModel
 
-from memethresher_api import pairs, queries, ratings
+from memethresher_api import best_of_four, pairs, queries, ratings
 from memethresher_api.axes import check_axis
 from memethresher_api.deps import (
     IdPath,
@@ -23,6 +23,7 @@ from memethresher_api.deps import (
 )
 from memethresher_api.offered import OfferedPairs
 from memethresher_api.schemas import (
+    BestOfFourIn,
     PairOut,
     PairsOut,
     RatingIn,
@@ -101,6 +102,11 @@ def skip_pair(pair_id: IdPath, session: SessionDep) -> dict[str, int | str]:
 
 async def store_and_maybe_retrain(request: Request, items: list[RatingIn], settings: ApiSettings) -> list[RatingOut]:
     stored = await in_thread(ratings.store_and_maybe_retrain, items, settings, request.app.state.retrain)
+    return released(request, stored)
+
+
+def released(request: Request, stored: list[RatingOut]) -> list[RatingOut]:
+    """The pairs of these ratings are rated: no longer held for this page (see `OfferedPairs`)."""
     offered: OfferedPairs = request.app.state.offered
     offered.release(rating.pair_id for rating in stored)
     return stored
@@ -116,6 +122,14 @@ async def post_rating(body: RatingIn, settings: SettingsDep, request: Request) -
 async def post_ratings(body: RatingsIn, settings: SettingsDep, request: Request) -> list[RatingOut]:
     """Several ratings (one per axis) saved together: all or none."""
     return await store_and_maybe_retrain(request, body.ratings, settings)
+
+
+@router.post("/ratings/four", response_model=list[RatingOut], status_code=201)
+async def post_best_of_four(body: BestOfFourIn, settings: SettingsDep, request: Request) -> list[RatingOut]:
+    """Store the best of the four memes of two offered pairs (overall axis): three ratings, the best
+    meme better than each other one, claiming both pairs; all or none."""
+    retrain = request.app.state.retrain
+    return released(request, await in_thread(best_of_four.store_and_maybe_retrain, body, settings, retrain))
 
 
 @router.get("/stats", response_model=StatsOut)
