@@ -76,7 +76,51 @@ async function loadCrawlFailures() {
   }
 }
 
+// Taste prompts: what the memes are scored by before the first rating, and whether each prompt is embedded.
+const SCORING = {
+  prompts: "Your prompts score the memes until a model is trained from your ratings.",
+  ratings: "A model trained from your ratings scores the memes now; the prompts no longer do.",
+  none: "Nothing scores the memes yet: the prompts will once the embedder has embedded them.",
+};
+
+async function loadPrompts() {
+  const data = await api("GET", "/api/prompts");
+  $("prompts-status").textContent = data.text_tower
+    ? SCORING[data.scoring]
+    : `The active encoder ${data.encoder} has no text tower: switch to a SigLIP encoder to use prompts.`;
+  $("prompt-form").hidden = !data.text_tower;
+  const table = $("prompt-list");
+  table.textContent = "";
+  if (!data.prompts.length) cell(table.insertRow(), "no prompts");
+  for (const p of data.prompts) {
+    const row = table.insertRow();
+    row.dataset.promptId = p.id;
+    cell(row, p.like ? "like" : "dislike");
+    cell(row, p.text);
+    cell(row, p.embedded ? "embedded" : "waiting for the embedder");
+    cell(row, "").appendChild(button("Remove", async () => {
+      await api("DELETE", `/api/prompts/${p.id}`);
+      loadPrompts().catch((error) => toast(error.message));
+    }));
+  }
+  return data;
+}
+
+$("prompt-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await api("POST", "/api/prompts", { text: $("prompt-text").value, like: $("prompt-like").value === "true" });
+    $("prompt-text").value = "";
+    await loadPrompts();
+  } catch (error) {
+    toast(error.message);
+  }
+});
+
 load().catch((error) => toast(error.message));
+loadPrompts().catch((error) => toast(error.message));
 loadFailed().catch((error) => toast(error.message));
 loadCrawlFailures().catch((error) => toast(error.message));
 setInterval(() => load().catch(() => {}), 10000);
+// A prompt waiting for the embedder shows as embedded without a reload.
+setInterval(() => loadPrompts().catch(() => {}), 10000);
