@@ -1,7 +1,9 @@
 """The Bradley-Terry ensemble: M MLP members over an embedding, computed together with batched weights.
 
 P(a beats b) = sigmoid(s(a) - s(b)); each member has its own initial weights (seeded per member)
-and, in `train.py`, its own data order.
+and, in `train.py`, its own data order. A keep or discard is a comparison with a learned keep
+threshold t per member and axis: P(keep) = sigmoid(s(meme) - t). Scores stay relative; t is only
+read in training.
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ class Ensemble(nn.Module):
         for fan_in, fan_out in layer_sizes(config):
             self.weights.append(nn.Parameter(torch.empty(config.members, fan_in, fan_out)))
             self.biases.append(nn.Parameter(torch.zeros(config.members, 1, fan_out)))
+        self.threshold = nn.Parameter(torch.zeros(config.members, 1, len(config.axes)))  # (M, 1, A)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -149,10 +152,16 @@ class Ensemble(nn.Module):
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             out[f"layer{i}.weight"] = w.detach().clone()
             out[f"layer{i}.bias"] = b.detach().clone()
+        out["threshold"] = self.threshold.detach().clone()
         return out
 
     def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Weights as `state()` keys them; artifacts from before the keep threshold start it at zero."""
         with torch.no_grad():
             for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
                 w.copy_(state[f"layer{i}.weight"])
                 b.copy_(state[f"layer{i}.bias"])
+            if "threshold" in state:
+                self.threshold.copy_(state["threshold"])
+            else:
+                self.threshold.zero_()

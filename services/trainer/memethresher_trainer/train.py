@@ -1,4 +1,5 @@
-"""Training the ensemble on rated pairs: a validation split by meme, loss curves, early stopping."""
+"""Training the ensemble on rated pairs, keeps and discards: a validation split by meme, loss curves,
+early stopping."""
 
 from __future__ import annotations
 
@@ -15,10 +16,16 @@ import torch.nn.functional as F
 from memethresher_trainer.model import Ensemble, EnsembleConfig
 from memethresher_trainer.whiten import Whitening
 
+# `Pairs.b` of an absolute label: meme `a` against its axis' keep threshold, target 1 kept, 0 discarded.
+THRESHOLD = -1
+
 
 @dataclass
 class Pairs:
-    """Rated pairs as indices into a vector table: target = P(a beats b) on rating axis `axis`."""
+    """Rated pairs as indices into a vector table: target = P(a beats b) on rating axis `axis`.
+
+    A row whose `b` is `THRESHOLD` is a keep or discard of meme `a`: target = P(a beats the keep
+    threshold)."""
 
     a: np.ndarray  # (P,) int64
     b: np.ndarray  # (P,) int64
@@ -38,6 +45,15 @@ class Pairs:
 
     def subset(self, mask: np.ndarray) -> Pairs:
         return Pairs(self.a[mask], self.b[mask], self.target[mask], self.axis[mask])
+
+    @property
+    def absolute(self) -> np.ndarray:
+        """(P,) bool: the rows that compare a meme with the keep threshold."""
+        return self.b == THRESHOLD
+
+    def b_or_a(self) -> np.ndarray:
+        """`b`, with `a` standing in on threshold rows: a valid meme index everywhere."""
+        return np.where(self.absolute, self.a, self.b)
 
 
 @dataclass
@@ -66,19 +82,26 @@ def validation_memes(keys: Sequence[object], fraction: float, salt: str = "memet
 
 
 def split_pairs(pairs: Pairs, held_out: np.ndarray) -> tuple[Pairs, Pairs]:
-    """Train pairs touch only training memes; every validation pair holds a held-out meme."""
-    touches = held_out[pairs.a] | held_out[pairs.b]
+    """Train pairs touch only training memes; every validation pair holds a held-out meme (a keep or
+    discard is a validation row when its meme is held out)."""
+    touches = held_out[pairs.a] | held_out[pairs.b_or_a()]
     return pairs.subset(~touches), pairs.subset(touches)
 
 
 def pair_logits(model: Ensemble, x: torch.Tensor, pairs: Pairs) -> torch.Tensor:
-    """Per-member logits of P(a beats b) without dropout: (M, P), scoring each meme once."""
-    used, inverse = np.unique(np.concatenate([pairs.a, pairs.b]), return_inverse=True)
+    """Per-member logits of P(a beats b) without dropout: (M, P), scoring each meme once; on a
+    threshold row, of P(a beats its axis' keep threshold)."""
+    used, inverse = np.unique(np.concatenate([pairs.a, pairs.b_or_a()]), return_inverse=True)
     with torch.no_grad():
         scores = model.score_all(x[torch.from_numpy(used)])  # (U, M, A)
-    ia, ib = torch.from_numpy(inverse[: len(pairs)]), torch.from_numpy(inverse[len(pairs) :])
-    ax = torch.from_numpy(pairs.axis)
-    diff = scores[ia, :, ax] - scores[ib, :, ax]  # (P, M)
+        ia, ib = torch.from_numpy(inverse[: len(pairs)]), torch.from_numpy(inverse[len(pairs) :])
+        ax = torch.from_numpy(pairs.axis)
+        sb = scores[ib, :, ax]  # (P, M)
+        absolute = torch.from_numpy(pairs.absolute)
+        if bool(absolute.any()):
+            threshold = model.threshold[:, 0, :].T  # (A, M)
+            sb = torch.where(absolute.unsqueeze(1), threshold[ax], sb)
+        diff = scores[ia, :, ax] - sb  # (P, M)
     return diff.T
 
 
@@ -102,9 +125,10 @@ def _epoch(model: Ensemble, opt: torch.optim.Optimizer, x: torch.Tensor, pairs: 
     n = len(pairs)
     order = torch.rand(cfg.members, n, generator=gen).argsort(dim=1)  # (M, P): one order per member
     # Every index the epoch needs, gathered once: per step only slices, no Python-side bookkeeping.
-    a, b = torch.from_numpy(pairs.a)[order], torch.from_numpy(pairs.b)[order]  # (M, P)
+    a, b = torch.from_numpy(pairs.a)[order], torch.from_numpy(pairs.b_or_a())[order]  # (M, P)
     t = torch.from_numpy(pairs.target)[order]  # (M, P)
     ax = torch.from_numpy(pairs.axis)[order].unsqueeze(-1) if len(cfg.axes) > 1 else None  # (M, P, 1)
+    absolute = torch.from_numpy(pairs.absolute)[order].unsqueeze(-1) if pairs.absolute.any() else None  # (M, P, 1)
     model.train()
     total = torch.zeros(())
     for start in range(0, n, cfg.batch_size):
@@ -113,6 +137,9 @@ def _epoch(model: Ensemble, opt: torch.optim.Optimizer, x: torch.Tensor, pairs: 
         # One index_select (twice as fast as advanced indexing here, benchmarks/RESULTS.md) and one bmm for both sides.
         scores = model(x.index_select(0, both.view(-1)).view(*both.shape, -1))  # (M, 2B, A)
         sa, sb = scores.split(stop - start, dim=1)
+        if absolute is not None:
+            # A keep or discard compares its meme with the keep threshold (M, 1, A) instead of a second meme.
+            sb = torch.where(absolute[:, start:stop], model.threshold, sb)
         logits = sa - sb  # (M, B, A)
         logits = logits.squeeze(-1) if ax is None else logits.gather(2, ax[:, start:stop]).squeeze(-1)  # (M, B)
         # Sum over members of each member's mean loss: every member gets exactly its own gradient.
@@ -131,9 +158,10 @@ def fit(
     keys: Sequence[object] | None = None,
     init: dict[str, torch.Tensor] | None = None,
 ) -> FitResult:
-    """Train on `pairs` over `vectors` (N, D); early stopping on memes held out by key."""
+    """Train on `pairs` (rated pairs, keeps and discards) over `vectors` (N, D); early stopping on
+    memes held out by key."""
     if len(pairs) == 0:
-        raise ValueError("no rated pairs to train on")
+        raise ValueError("no rated pairs, keeps or discards to train on")
     if vectors.ndim != 2 or vectors.shape[1] != config.dim:
         raise ValueError(f"vectors must be (N, {config.dim}), got {vectors.shape}")
     started = time.perf_counter()
@@ -232,8 +260,10 @@ def _summary(
         "train_accuracy": train_acc,
         "val_loss": val_loss,
         "val_accuracy": val_acc,
-        "n_train_pairs": len(train),
-        "n_val_pairs": len(val),
+        "n_train_pairs": int((~train.absolute).sum()),
+        "n_val_pairs": int((~val.absolute).sum()),
+        "n_train_absolute": int(train.absolute.sum()),
+        "n_val_absolute": int(val.absolute.sum()),
     }
 
 
