@@ -120,3 +120,14 @@ def prior_version() -> int | None:
             return None
         scored = session.scalars(select(Score.meme_id).where(Score.model_version_id == version.id)).all()
         return version.id if scored else None
+
+
+def test_a_sweep_sends_the_prompts_still_without_a_vector(
+    env: object, monkeypatch: pytest.MonkeyPatch, redis_conn
+) -> None:
+    monkeypatch.setenv("MEMETHRESHER_EMBEDDER", TINY)
+    embed_tasks.embed_missing.apply().get()
+    assert queued_tasks(redis_conn, tasks.EMBED_QUEUE) == [], "no prompt, nothing to send"
+    add_prompts(("programming jokes", True))  # written while no worker ran
+    embed_tasks.embed_missing.apply().get()
+    assert queued_tasks(redis_conn, tasks.EMBED_QUEUE) == [(tasks.EMBED_PROMPTS, [])]

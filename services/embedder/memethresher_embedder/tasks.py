@@ -29,6 +29,7 @@ from memethresher_embedder.encoders import get_encoder
 from memethresher_embedder.engine import get_engine
 from memethresher_embedder.pipeline import failure_label
 from memethresher_embedder.prompts import embed_prompts as embed_prompts_of
+from memethresher_embedder.prompts import prompts_missing_vectors
 from memethresher_embedder.registry import parse_encoder_id
 from memethresher_embedder.settings import get_embedder_settings
 
@@ -70,6 +71,13 @@ def embed_missing() -> dict[str, Any]:
     with session_scope() as session:
         encoders = encoder_state.encoders_to_embed(session, settings.embedder)
         missing = {encoder: memes_missing_vectors(session, encoder) for encoder in encoders}
+        # Prompts written under another encoder, or while no worker ran, get their vectors too.
+        prompts_waiting = any(
+            parse_encoder_id(encoder).has_text_tower and prompts_missing_vectors(session, encoder)
+            for encoder in encoders
+        )
+    if prompts_waiting:
+        send(tasks.EMBED_PROMPTS)
     batches = {encoder: chunked(ids, settings.embed_batch_size) for encoder, ids in missing.items()}
     for encoder, chunks in batches.items():
         for batch in chunks:
