@@ -4,6 +4,9 @@ undoes as a whole, brings the retrain closer by three, and a bad answer is refus
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from typing import Any
 
 import pytest
@@ -12,7 +15,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from memethresher_shared import coordination
 
-from tests.api.helpers import add_batch, add_memes, add_model
+from tests.api.helpers import BASE_URL, add_batch, add_memes, add_model
 from tests.api.test_rating_api import pair_status, stored_ratings
 from tests.api.test_rating_save_api import pairs_now
 
@@ -135,3 +138,34 @@ def test_an_answer_counts_as_three_ratings_toward_the_retrain(
     assert response.status_code == 201
     assert redis_conn.exists(retrain_key) and redis_conn.llen("train") == 1
     assert client.get("/api/rating-status").json()["ratings_total"] == 4
+
+
+def rate_page(client: TestClient) -> tuple[str, dict[str, Any]]:
+    """The rating page, and the configuration it hands its script."""
+    page = client.get("/rate").text
+    found = re.search(r"data-config='([^']*)'", page)
+    assert found, page
+    return page, json.loads(html.unescape(found.group(1)))
+
+
+def test_the_rating_page_names_the_keys_of_best_of_four(client: TestClient) -> None:
+    page, config = rate_page(client)
+    four = config["four"]
+    assert four["hint"] == "1 / 2 / 3 / 4 best of the four · Backspace / U undo · S skip · ? help · F pairs"
+    assert (four["keys"], four["mode_key"]) == (["1", "2", "3", "4"], "f")
+    assert four["legend"][:4] == [["1", "best: top left"], ["2", "best: top right"], ["3", "best: bottom left"],
+                                  ["4", "best: bottom right"]]  # fmt: skip
+    assert re.search(r'<button[^>]*id="mode"[^>]*>best of four \(F\)</button>', page)
+    assert page.count('class="place-key"') == 4
+
+
+def test_a_key_map_that_takes_the_mode_key_keeps_it(env, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MEMETHRESHER_KEY_MAP", json.dumps({"f": "skip", "3": "undo", "j": "a"}))
+    from memethresher_api.main import create_app
+
+    with TestClient(create_app(), base_url=BASE_URL) as client:
+        page, config = rate_page(client)
+    # "3" picks the third meme in best of four, so it is not also undo there; F stays skip.
+    assert config["four"]["hint"] == "1 / 2 / 3 / 4 best of the four · F skip"
+    assert config["four"]["mode_key"] is None
+    assert re.search(r'<button[^>]*id="mode"[^>]*>best of four</button>', page)

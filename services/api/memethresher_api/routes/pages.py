@@ -14,7 +14,7 @@ from memethresher_shared.versions import current_version
 
 from memethresher_api import evaluation_data, queries
 from memethresher_api.deps import SessionDep, SettingsDep
-from memethresher_api.key_hints import key_hint
+from memethresher_api.key_hints import four_mode, key_hint
 from memethresher_api.security import COOKIE, session_value, token_matches
 
 router = APIRouter(include_in_schema=False)
@@ -34,6 +34,7 @@ def home() -> RedirectResponse:
 def rate_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     axes = list(settings.all_axes) if settings.rating_axes else []  # none: one judgement, no axis prompt
     config = {"keys": settings.key_map, "axes": axes, "prefetch": settings.prefetch_pairs}
+    config["four"] = four_mode(settings.key_map)
     return _page(request, "rate.html", config=config, key_hint=key_hint(settings.key_map))
 
 

@@ -1,13 +1,23 @@
 "use strict";
-// The rating page: a queue of prefetched pairs, optimistic saves with retries, undo and skip.
+// The rating page: a queue of prefetched pairs, optimistic saves with retries, undo and skip; in
+// best of four, the first two pairs of the queue shown together, the best of their four memes picked.
 const root = document.getElementById("rate");
 const config = JSON.parse(root.dataset.config);
 const axes = config.axes.length ? config.axes : [null];
+const MODE_STORED = "memethresher.rate.mode";
 const state = {
   queue: [], history: [], axisChoices: [], pending: 0, failed: 0, loading: false, inFlight: new Set(),
-  displayed: null, serial: 0, skipped: new Set(),
+  displayed: [], serial: 0, skipped: new Set(), four: storedMode() === "four",
 };
 const $ = (id) => document.getElementById(id);
+const pairHint = $("key-hint").textContent;
+
+function storedMode() {
+  try { return localStorage.getItem(MODE_STORED); } catch (error) { return null; }  // storage may be off
+}
+
+// Best of four rates the overall axis only: a pair another axis' batch asked for waits for pairs.
+const overallPair = (pair) => !config.axes.length || !pair.axis || pair.axis === "overall";
 
 function heldPairIds() {
   // Skips and saves may still be on their way: never fetch those pairs back.
@@ -17,15 +27,20 @@ function heldPairIds() {
 }
 
 async function refill() {
-  if (state.loading || state.queue.length > config.prefetch) return;
+  // Best of four shows two pairs an answer, so it keeps twice as many ready.
+  const ready = (state.four ? 2 : 1) * config.prefetch;
+  if (state.loading || state.queue.length > ready) return;
   state.loading = true;
   try {
     const held = heldPairIds();
-    const query = new URLSearchParams({ count: String(config.prefetch + 1) });
+    const four = state.four;
+    const query = new URLSearchParams({ count: String(ready + 1) });
+    if (four && config.axes.length) query.set("axis", "overall");
     for (const id of held) query.append("exclude", String(id));
     const data = await api("GET", `/api/pairs?${query}`);
     for (const pair of data.pairs) {
       if (pair.pair_id && held.includes(pair.pair_id)) continue;
+      if (state.four && !overallPair(pair)) continue;
       state.queue.push(pair);
       for (const side of [pair.a, pair.b]) new Image().src = side.thumb_url;
     }
@@ -42,17 +57,26 @@ async function refill() {
   show();
 }
 
+// Counts every new pair (or four) on screen, so a test (or a person) can tell one from the next.
+function counted(element, pairs) {
+  if (pairs.length === state.displayed.length && pairs.every((pair, i) => pair === state.displayed[i])) return;
+  state.displayed = pairs;
+  state.serial++;
+  element.dataset.serial = String(state.serial);
+  element.dataset.pairId = pairs.map((pair) => pair.pair_id || "").join(" ");
+}
+
 function show() {
+  for (const control of $("choices").querySelectorAll("[data-choice]")) control.hidden = state.four;
+  $("mode").setAttribute("aria-pressed", String(state.four));
+  $("key-hint").textContent = state.four ? config.four.hint : pairHint;
+  $("pair").hidden = true;
+  $("four").hidden = true;
+  if (state.four) return showFour();
   const pair = state.queue[0];
   $("pair").hidden = !pair;
   if (!pair) return;
-  if (pair !== state.displayed) {
-    // Counts every new pair on screen, so a test (or a person) can tell one pair from the next.
-    state.displayed = pair;
-    state.serial++;
-    $("pair").dataset.serial = String(state.serial);
-    $("pair").dataset.pairId = pair.pair_id ? String(pair.pair_id) : "";
-  }
+  counted($("pair"), [pair]);
   for (const [side, meme] of [["left", pair.a], ["right", pair.b]]) {
     const img = $(`${side}-img`);
     if (img.dataset.memeId !== String(meme.id)) img.src = meme.thumb_url;
@@ -65,6 +89,39 @@ function show() {
   const axis = axes[state.axisChoices.length];
   $("axis-prompt").hidden = axis === null;
   if (axis !== null) $("axis-prompt").textContent = `axis: ${axis} (${state.axisChoices.length + 1} of ${axes.length})`;
+}
+
+// The first pair of the queue and the next one with neither of its memes: four different memes.
+function fourPairs() {
+  const [first, ...rest] = state.queue;
+  if (!first) return null;
+  const second = rest.find((pair) => ![pair.a.id, pair.b.id].some((id) => id === first.a.id || id === first.b.id));
+  return second ? [first, second] : null;
+}
+
+const memesOf = (pairs) => pairs.flatMap((pair) => [pair.a, pair.b]);
+
+function showFour() {
+  const pairs = fourPairs();
+  const short = !pairs && state.queue.length > 0 && !state.loading;
+  if (short) $("empty").textContent = "fewer than four different memes to show; switch to pairs to rate them";
+  if (short || $("empty").dataset.four) $("empty").hidden = !short;
+  $("empty").dataset.four = short ? "1" : "";
+  if (!pairs) return;
+  $("four").hidden = false;
+  counted($("four"), pairs);
+  const places = $("four").querySelectorAll("figure");
+  memesOf(pairs).forEach((meme, i) => {
+    const img = places[i].querySelector("img");
+    if (img.dataset.memeId !== String(meme.id)) img.src = meme.thumb_url;
+    img.dataset.memeId = String(meme.id);
+    img.alt = meme.title || `meme ${meme.id}`;
+    places[i].dataset.memeId = String(meme.id);
+    places[i].querySelector("figcaption").textContent = meme.title + (meme.subreddit ? ` · r/${meme.subreddit}` : "");
+  });
+  $("why").textContent = `best of four, two pairs: ${pairOrigin(pairs[0])} · ${pairOrigin(pairs[1])}`;
+  $("axis-prompt").hidden = !config.axes.length;
+  $("axis-prompt").textContent = "best of four rates the overall axis only; switch to pairs to rate every axis";
 }
 
 // "diverse" is the default because no model strategy beat random pairs in the learning benchmark.
@@ -104,22 +161,15 @@ async function withRetry(entry, action) {
   }
 }
 
-function save(entry) {
-  const bodies = entry.choices.map((choice, i) => ({
-    a: entry.pair.a.id, b: entry.pair.b.id, choice, pair_id: entry.pair.pair_id, axis: axes[i],
-  }));
+// One answer (the axes of a pair, or the best of four) saved; `send` stores it, resolving to its ratings.
+function save(entry, send) {
   state.pending++;
-  if (entry.pair.pair_id) state.inFlight.add(entry.pair.pair_id);
+  for (const pair of entry.pairs) if (pair.pair_id) state.inFlight.add(pair.pair_id);
   updateSaveState();
-  entry.promise = withRetry(entry, async () => {
-    const stored = bodies.length === 1
-      ? [await api("POST", "/api/ratings", bodies[0])]
-      : await api("POST", "/api/ratings/batch", { ratings: bodies });
-    return stored.map((r) => r.id);
-  }).then((ids) => {
+  entry.promise = withRetry(entry, async () => (await send()).map((r) => r.id)).then((ids) => {
     entry.ids = ids;
     state.pending--;
-    state.inFlight.delete(entry.pair.pair_id);
+    for (const pair of entry.pairs) state.inFlight.delete(pair.pair_id);
     updateSaveState();
     refreshStatus();
     return ids;
@@ -129,14 +179,38 @@ function save(entry) {
 
 function choose(choice) {
   const pair = state.queue[0];
-  if (!pair) return;
+  if (!pair || state.four) return;
   state.axisChoices.push(choice);
   if (state.axisChoices.length < axes.length) return show();
-  const entry = { pair, choices: state.axisChoices, cancelled: false };
+  const bodies = state.axisChoices.map((choice, i) => ({
+    a: pair.a.id, b: pair.b.id, choice, pair_id: pair.pair_id, axis: axes[i],
+  }));
   state.axisChoices = [];
   state.queue.shift();
   show();
-  save(entry);
+  save({ pairs: [pair], cancelled: false }, async () => bodies.length === 1
+    ? [await api("POST", "/api/ratings", bodies[0])]
+    : await api("POST", "/api/ratings/batch", { ratings: bodies }));
+  refill();
+}
+
+function chooseBest(place) {
+  const pairs = fourPairs();
+  if (!pairs) return;
+  const body = { pairs: pairs.map((pair) => ({ a: pair.a.id, b: pair.b.id, pair_id: pair.pair_id })),
+                 best: memesOf(pairs)[place].id };
+  state.queue = state.queue.filter((pair) => !pairs.includes(pair));
+  show();
+  save({ pairs, cancelled: false }, () => api("POST", "/api/ratings/four", body));
+  refill();
+}
+
+function switchMode() {
+  state.four = !state.four;
+  try { localStorage.setItem(MODE_STORED, state.four ? "four" : "pairs"); } catch (error) { /* kept for this visit */ }
+  state.axisChoices = [];
+  if (state.four) state.queue = state.queue.filter(overallPair);
+  show();
   refill();
 }
 
@@ -145,7 +219,7 @@ async function undo() {
   const entry = state.history.pop();
   if (!entry) return toast("nothing to undo");
   entry.cancelled = true;
-  state.queue.unshift(entry.pair);
+  state.queue.unshift(...entry.pairs);
   show();
   state.pending++;
   updateSaveState();
@@ -155,14 +229,15 @@ async function undo() {
   }
   state.pending--;
   updateSaveState();
-  toast("rating undone");
+  toast(ids.length > 1 ? `${ids.length} ratings undone` : "rating undone");
   refreshStatus();
 }
 
 function skip() {
-  const pair = state.queue.shift();
+  const skipped = state.four ? fourPairs() || [] : state.queue.slice(0, 1);
+  state.queue = state.queue.filter((pair) => !skipped.includes(pair));
   state.axisChoices = [];
-  if (pair && pair.pair_id) {
+  for (const pair of skipped.filter((pair) => pair.pair_id)) {
     state.skipped.add(pair.pair_id);
     state.pending++;
     withRetry({}, () => api("POST", `/api/pairs/${pair.pair_id}/skip`)).then(() => { state.pending--; updateSaveState(); });
@@ -192,7 +267,8 @@ async function refreshStatus() {
 function showHelp() {
   const table = $("help-keys");
   table.textContent = "";
-  for (const [key, action] of Object.entries(config.keys)) {
+  const mode = config.four.mode_key ? [[config.four.mode_key, "best of four"]] : [];
+  for (const [key, action] of state.four ? config.four.legend : [...Object.entries(config.keys), ...mode]) {
     const row = table.insertRow();
     cell(row, key);
     cell(row, action);
@@ -200,12 +276,18 @@ function showHelp() {
   $("help").showModal();
 }
 
-const actions = { undo, skip, help: showHelp };
+const actions = { undo, skip, help: showHelp, mode: switchMode };
 document.addEventListener("keydown", (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey || event.repeat || typing(event)) return;
   if ($("help").open) return;
+  const place = state.four ? config.four.keys.indexOf(event.key) : -1;
+  if (place >= 0) {
+    event.preventDefault();
+    return chooseBest(place);
+  }
   const combo = event.shiftKey && event.key.startsWith("Arrow") ? `Shift+${event.key}` : event.key;
-  const action = config.keys[combo] ?? config.keys[event.key] ?? config.keys[event.key.toLowerCase()];
+  const action = config.keys[combo] ?? config.keys[event.key] ?? config.keys[event.key.toLowerCase()]
+    ?? (event.key.toLowerCase() === config.four.mode_key ? "mode" : undefined);
   if (!action) return;
   event.preventDefault();
   if (actions[action]) actions[action]();
@@ -213,6 +295,7 @@ document.addEventListener("keydown", (event) => {
 });
 $("left").addEventListener("click", () => choose("a"));
 $("right").addEventListener("click", () => choose("b"));
+$("four").querySelectorAll("figure").forEach((place, i) => place.addEventListener("click", () => chooseBest(i)));
 // A touch screen has no keys: every choice (ties and clear wins too), undo and skip as buttons.
 for (const control of $("choices").querySelectorAll("button")) {
   const { choice, action } = control.dataset;
