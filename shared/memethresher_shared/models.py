@@ -306,7 +306,7 @@ class TastePrompt(Base):
     __tablename__ = "taste_prompts"
     id: Mapped[int] = mapped_column(primary_key=True)
     text: Mapped[str] = mapped_column(String(200), unique=True)
-    like: Mapped[bool] = mapped_column(Boolean)  # False: memes like this are worse
+    liked: Mapped[bool] = mapped_column(Boolean)  # False: memes like this are worse
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -28,7 +28,7 @@ OFFLINE = "efficientnet_lite0:imagenet"
 
 def add_prompts(*prompts: tuple[str, bool]) -> list[int]:
     with session_scope() as session:
-        rows = [TastePrompt(text=text, like=like) for text, like in prompts]
+        rows = [TastePrompt(text=text, liked=like) for text, like in prompts]
         session.add_all(rows)
         session.flush()
         return [row.id for row in rows]

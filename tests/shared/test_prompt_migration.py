@@ -25,7 +25,7 @@ def test_prompts_and_their_vectors_are_stored_and_the_downgrade_removes_only_the
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql(
-            "INSERT INTO taste_prompts (id, text, \"like\", created_at) VALUES (1, 'programming jokes', true,"
+            "INSERT INTO taste_prompts (id, text, liked, created_at) VALUES (1, 'programming jokes', true,"
             " CURRENT_TIMESTAMP)"
         )
         conn.execute(
@@ -40,8 +40,7 @@ def test_prompts_and_their_vectors_are_stored_and_the_downgrade_removes_only_the
         assert rows == [("programming jokes", "tiny-siglip:random", 2)]
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
         conn.exec_driver_sql(
-            "INSERT INTO taste_prompts (text, \"like\", created_at) VALUES ('programming jokes', false,"
-            " CURRENT_TIMESTAMP)"
+            "INSERT INTO taste_prompts (text, liked, created_at) VALUES ('programming jokes', false, CURRENT_TIMESTAMP)"
         )
     engine.dispose()
     downgrade(url, "0010")

@@ -65,7 +65,7 @@ def test_favoured_memes_are_the_top_fraction_best_first() -> None:
 
 def add_prompts(vectors: np.ndarray, like: list[bool]) -> list[int]:
     with session_scope() as session:
-        prompts = [TastePrompt(text=f"prompt {i}", like=x) for i, x in enumerate(like)]
+        prompts = [TastePrompt(text=f"prompt {i}", liked=x) for i, x in enumerate(like)]
         session.add_all(prompts)
         session.flush()
         for prompt, vector in zip(prompts, vectors, strict=True):

@@ -36,15 +36,15 @@ def trained_version(session: Session, encoder: str) -> ModelVersion | None:
 def prompt_vectors(session: Session, encoder: str) -> tuple[list[list[Any]], np.ndarray, np.ndarray]:
     """The prompts with a vector of `encoder`: [[id, like], ...] by id, their vectors (P, D) and likes (P,)."""
     query = (
-        select(TastePrompt.id, TastePrompt.like, PromptVector.dim, PromptVector.vector)
+        select(TastePrompt.id, TastePrompt.liked, PromptVector.dim, PromptVector.vector)
         .join(PromptVector, PromptVector.prompt_id == TastePrompt.id)
         .where(PromptVector.encoder == encoder)
         .order_by(TastePrompt.id)
     )
     rows = session.execute(query).all()
-    key = [[int(row.id), bool(row.like)] for row in rows]
+    key = [[int(row.id), bool(row.liked)] for row in rows]
     vectors = np.stack([from_stored(row.vector, row.dim) for row in rows]) if rows else np.zeros((0, 0), np.float32)
-    return key, vectors, np.array([row.like for row in rows], dtype=bool)
+    return key, vectors, np.array([row.liked for row in rows], dtype=bool)
 
 
 def save_prior(folder: Path, direction: np.ndarray, config: dict[str, Any]) -> None:

@@ -90,7 +90,7 @@ def list_prompts(session: SessionDep, settings: SettingsDep) -> PromptsOut:
         text_tower=parse_encoder_id(encoder).has_text_tower,
         scoring=scoring,
         prompts=[
-            PromptOut(id=p.id, text=p.text, like=p.like, created_at=p.created_at, embedded=p.id in embedded)
+            PromptOut(id=p.id, text=p.text, like=p.liked, created_at=p.created_at, embedded=p.id in embedded)
             for p in prompts
         ],
     )
@@ -104,7 +104,7 @@ def add_prompt(body: PromptIn, session: SessionDep, settings: SettingsDep) -> Pr
     _refuse_without_text_tower(encoder)
     if session.scalar(select(TastePrompt.id).where(TastePrompt.text == body.text)) is not None:
         raise Conflict(f"{body.text!r} is a prompt already: delete it first to change it")
-    prompt = TastePrompt(text=body.text, like=body.like)
+    prompt = TastePrompt(text=body.text, liked=body.like)
     session.add(prompt)
     try:
         session.commit()  # before the embedder is asked to read it
@@ -112,7 +112,7 @@ def add_prompt(body: PromptIn, session: SessionDep, settings: SettingsDep) -> Pr
         session.rollback()
         raise Conflict(f"{body.text!r} is a prompt already: delete it first to change it") from None
     _enqueue(tasks.EMBED_PROMPTS)
-    return PromptOut(id=prompt.id, text=prompt.text, like=prompt.like, created_at=prompt.created_at, embedded=False)
+    return PromptOut(id=prompt.id, text=prompt.text, like=prompt.liked, created_at=prompt.created_at, embedded=False)
 
 
 @router.delete("/{prompt_id}", status_code=204)

@@ -19,7 +19,7 @@ def upgrade() -> None:
         "taste_prompts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("text", sa.String(length=200), nullable=False),
-        sa.Column("like", sa.Boolean(), nullable=False),
+        sa.Column("liked", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_taste_prompts")),
         sa.UniqueConstraint("text", name=op.f("uq_taste_prompts_text")),
