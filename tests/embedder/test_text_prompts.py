@@ -10,7 +10,7 @@ import pytest
 from memethresher_embedder import tasks as embed_tasks
 from memethresher_embedder.encoders import get_encoder, load_encoder
 from memethresher_embedder.settings import EmbedderSettings
-from memethresher_embedder.text import TextTowerUnavailable
+from memethresher_embedder.text import TextTowerUnavailable, load_tokenizer
 from memethresher_shared import tasks
 from memethresher_shared.celery_app import send
 from memethresher_shared.db import session_scope
@@ -55,6 +55,17 @@ def test_the_setting_drops_the_text_tower_with_a_clear_error(monkeypatch: pytest
     assert encoder.encode(np.zeros((1, 3, 64, 64), np.uint8)).shape == (1, encoder.dim)  # images still embed
     with pytest.raises(TextTowerUnavailable, match="MEMETHRESHER_EMBED_TEXT_TOWER=off"):
         encoder.encode_text(["programming jokes"])
+
+
+def test_a_released_siglip_tokenizer_without_transformers_says_what_to_install() -> None:
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("transformers is installed here")
+    with pytest.raises(TextTowerUnavailable, match="pip install transformers"):
+        load_tokenizer("ViT-B-16-SigLIP2", None)
 
 
 def test_prompts_without_a_vector_are_embedded_once_and_the_prior_requested(

@@ -212,7 +212,7 @@ def _text_tower(
     cache_dir = str(settings.embedder_cache_dir) if settings.embedder_cache_dir else None
     try:
         tokenizer = load_tokenizer(spec.architecture, cache_dir)
-    except (TextTowerUnavailable, OSError) as exc:
+    except Exception as exc:  # a missing package or tokenizer file must not stop the images from embedding
         log.warning("encoder %s keeps no text tower, taste prompts cannot be embedded: %s", spec.encoder_id, exc)
         return None, f"has no tokenizer here ({exc})"
     if settings.embed_text_tower == "device":
