@@ -18,6 +18,16 @@ from playwright.sync_api import Page  # noqa: E402
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 # The rating page tests' fixtures: the app under uvicorn, and a Chromium tab on it.
 server, page = test_browser.server, test_browser.page
+
+
+@pytest.fixture
+def env(env, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """The test's install; a test may name rating axes for the server it starts (an indirect parameter)."""
+    if hasattr(request, "param"):
+        env.vars["MEMETHRESHER_RATING_AXES"] = request.param
+    return env
+
+
 FOUR_HINT = "1 / 2 / 3 / 4 best of the four · Backspace / U undo · S skip · ? help · F pairs"
 
 
@@ -83,3 +93,25 @@ def test_best_of_four_by_keys_with_skip_undo_and_back_to_pairs(page: Page) -> No
     assert page.locator("#pair").is_visible() and not page.locator("#four").is_visible()
     assert page.locator("#key-hint").inner_text().startswith("← / 1 left better")
     assert stored() == sorted(beaten(first, 2))
+
+
+@pytest.mark.parametrize("env", ['["funny"]'], indirect=True)
+def test_with_several_axes_best_of_four_asks_the_overall_axis_only_and_says_so(page: Page) -> None:
+    ids = add_memes(16)
+    model = add_model()
+    _, overall = add_batch(model, [(ids[0], ids[1]), (ids[2], ids[3])])
+    _, funny = add_batch(model, [(ids[4], ids[5]), (ids[6], ids[7])], axis="funny")
+    page.goto("/rate")
+    page.wait_for_function("document.getElementById('pair').dataset.serial === '1'")
+    assert page.locator("#axis-prompt").inner_text() == "axis: overall (1 of 2)"
+    page.keyboard.press("f")
+    first, pairs = four_shown(page, 2)
+    assert pairs == f"{overall[0]} {overall[1]}"  # the funny batch's pairs, queued between them, wait
+    assert "overall axis only" in page.locator("#axis-prompt").inner_text()
+    page.keyboard.press("4")
+    _, pairs = four_shown(page, 3)
+    assert not {str(pair_id) for pair_id in funny} & set(pairs.split())
+    assert stored_when_saved(page) == sorted(beaten(first, 3))
+    with session_scope() as session:
+        assert {r.axis for r in session.scalars(select(Rating))} == {"overall"}
+    assert [pair_statuses()[pair_id] for pair_id in overall + funny] == ["rated", "rated", "pending", "pending"]

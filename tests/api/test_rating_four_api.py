@@ -169,3 +169,34 @@ def test_a_key_map_that_takes_the_mode_key_keeps_it(env, monkeypatch: pytest.Mon
     assert config["four"]["hint"] == "1 / 2 / 3 / 4 best of the four · F skip"
     assert config["four"]["mode_key"] is None
     assert re.search(r'<button[^>]*id="mode"[^>]*>best of four</button>', page)
+
+
+@pytest.mark.postgres
+def test_two_saves_of_one_answer_arriving_together_store_it_once(pg_env) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from memethresher_api.best_of_four import store_best_of_four
+    from memethresher_api.schemas import BestOfFourIn
+    from memethresher_shared.db import get_engine
+
+    ids = add_memes(4)
+    _, (first_pair, second_pair) = add_batch(add_model(), [(ids[0], ids[1]), (ids[2], ids[3])])
+    body = BestOfFourIn.model_validate(answer([(ids[0], ids[1], first_pair), (ids[2], ids[3], second_pair)], ids[1]))
+    # A second tab, its pairs the other way round.
+    other = BestOfFourIn.model_validate(answer([(ids[2], ids[3], second_pair), (ids[0], ids[1], first_pair)], ids[2]))
+    second: list[list[tuple[int, bool]]] = []
+
+    def save_again() -> None:
+        with get_engine().begin() as connection:  # waits for the first save's transaction to end
+            second.append([(rating.id, new) for rating, new in store_best_of_four(connection, other)])
+
+    with get_engine().begin() as connection:
+        first = store_best_of_four(connection, body)
+        racer = threading.Thread(target=save_again)
+        racer.start()
+        racer.join(0.5)
+        assert racer.is_alive()  # held back by the first save's claims on the pairs
+    racer.join(10)
+    assert second == [[(rating.id, False) for rating, _ in first]]
+    assert [(a, b) for a, b, *_ in stored_ratings()] == [(ids[1], ids[0]), (ids[1], ids[2]), (ids[1], ids[3])]
+    assert (pair_status(first_pair), pair_status(second_pair)) == ("rated", "rated")
