@@ -26,12 +26,12 @@ def embed_prompts(session: Session, encoder_id: str, encode_text: Callable[[list
     if not missing:
         return []
     vectors = encode_text([text for _, text in missing])  # (P, D)
+    by_id = {prompt_id: vector for (prompt_id, _), vector in zip(missing, vectors, strict=True)}
+    alive = sorted(session.scalars(select(TastePrompt.id).where(TastePrompt.id.in_(list(by_id)))))
     rows = [
-        {"prompt_id": prompt_id, "encoder": encoder_id, "dim": int(vector.shape[0]), "vector": to_stored(vector)}
-        for (prompt_id, _), vector in zip(missing, vectors, strict=True)
+        {"prompt_id": i, "encoder": encoder_id, "dim": int(by_id[i].shape[0]), "vector": to_stored(by_id[i])}
+        for i in alive
     ]
-    alive = set(session.scalars(select(TastePrompt.id).where(TastePrompt.id.in_([r["prompt_id"] for r in rows]))))
-    rows = [row for row in rows if row["prompt_id"] in alive]
     if rows:
         session.execute(upsert_insert(session, PromptVector).values(rows).on_conflict_do_nothing())
-    return [row["prompt_id"] for row in rows]
+    return alive

@@ -6,6 +6,7 @@ SigLIP embeds text and images into one space, so a prompt's vector can be compar
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -55,11 +56,9 @@ def load_tokenizer(architecture: str, cache_dir: str | None) -> Tokenizer:
 
     text_cfg = (open_clip.get_model_config(architecture) or {}).get("text_cfg", {})
     if text_cfg.get("hf_tokenizer_name"):
-        try:
-            import transformers  # noqa: F401
-        except ImportError as exc:
+        if importlib.util.find_spec("transformers") is None:
             raise TextTowerUnavailable(
                 f"{architecture}'s tokenizer needs the `transformers` package: pip install transformers"
-            ) from exc
+            )
         return cast(Tokenizer, open_clip.get_tokenizer(architecture, cache_dir=cache_dir))
     return cast(Tokenizer, open_clip.SimpleTokenizer(context_length=int(text_cfg.get("context_length", 77))))

@@ -56,11 +56,15 @@ class PromptOut(BaseModel):
     embedded: bool = Field(description="whether the active encoder has embedded it (only then it scores)")
 
 
+# What scores the memes: "prompts", the prompt prior is the current version; "ratings", a model trained from
+# ratings took over; "none", no version yet.
+Scoring = Literal["prompts", "ratings", "none"]
+
+
 class PromptsOut(BaseModel):
     encoder: str
     text_tower: bool = Field(description="whether the active encoder can embed prompts")
-    # "prompts": the prompt prior is the current version; "ratings": a model trained from ratings took over
-    scoring: Literal["prompts", "ratings", "none"]
+    scoring: Scoring
     prompts: list[PromptOut]
 
 
@@ -84,7 +88,9 @@ def list_prompts(session: SessionDep, settings: SettingsDep) -> PromptsOut:
     embedded = set(session.scalars(select(PromptVector.prompt_id).where(PromptVector.encoder == encoder)))
     prompts = session.scalars(select(TastePrompt).order_by(TastePrompt.id)).all()
     model = current_version(session, encoder)
-    scoring = "none" if model is None else "prompts" if model.config.get("kind") == PROMPT_PRIOR_KIND else "ratings"
+    scoring: Scoring = (
+        "none" if model is None else "prompts" if model.config.get("kind") == PROMPT_PRIOR_KIND else "ratings"
+    )
     return PromptsOut(
         encoder=encoder,
         text_tower=parse_encoder_id(encoder).has_text_tower,
