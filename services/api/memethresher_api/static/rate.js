@@ -33,9 +33,8 @@ async function refill() {
   state.loading = true;
   try {
     const held = heldPairIds();
-    const four = state.four;
     const query = new URLSearchParams({ count: String(ready + 1) });
-    if (four && config.axes.length) query.set("axis", "overall");
+    if (state.four && config.axes.length) query.set("axis", "overall");
     for (const id of held) query.append("exclude", String(id));
     const data = await api("GET", `/api/pairs?${query}`);
     for (const pair of data.pairs) {
@@ -119,7 +118,7 @@ function showFour() {
     places[i].dataset.memeId = String(meme.id);
     places[i].querySelector("figcaption").textContent = meme.title + (meme.subreddit ? ` · r/${meme.subreddit}` : "");
   });
-  $("why").textContent = `best of four, two pairs: ${pairOrigin(pairs[0])} · ${pairOrigin(pairs[1])}`;
+  $("why").textContent = `best of four: ${[...new Set(pairs.map(pairOrigin))].join(" · ")}`;
   $("axis-prompt").hidden = !config.axes.length;
   $("axis-prompt").textContent = "best of four rates the overall axis only; switch to pairs to rate every axis";
 }
