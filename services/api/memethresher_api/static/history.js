@@ -23,6 +23,7 @@ function query(before) {
 }
 
 function where(r) {
+  if (r.origin === "four") return r.batch_id ? `best of four, batch ${r.batch_id} (${r.strategy})` : "best of four";
   if (r.origin !== "acquisition") return "random";
   return r.batch_id ? `batch ${r.batch_id} (${r.strategy})` : "acquisition";
 }
