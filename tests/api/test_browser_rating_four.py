@@ -1,6 +1,7 @@
 """Best of four on the rating page in a real Chromium: switched on by its key (and remembered over a
 reload), the first two pairs of the batch shown as four, answered by the digit keys and by a tap,
-the next four shown at once, skipped, undone as a whole, and switched back to pairs."""
+the next four shown at once, its keys in the help, skipped, undone as a whole, and switched back
+to pairs."""
 
 from __future__ import annotations
 
@@ -72,6 +73,10 @@ def test_best_of_four_by_keys_with_skip_undo_and_back_to_pairs(page: Page) -> No
     assert len(set(first)) == 4 and page.locator("#key-hint").inner_text() == FOUR_HINT
     assert page.locator("#mode").get_attribute("aria-pressed") == "true"
     assert not page.locator("#choices [data-choice='a']").is_visible()
+    page.keyboard.press("?")
+    assert page.locator("#help-keys tr").first.inner_text().split() == ["1", "best:", "top", "left"]
+    page.keyboard.press("Escape")
+    assert not page.locator("#help").is_visible()
     page.keyboard.press("3")
     second, pairs = four_shown(page, 3)
     assert pairs == f"{batch[2]} {batch[3]}" and not set(second) & set(first)
