@@ -2,17 +2,18 @@
 
 Picking the best of four memes is a Plackett-Luce top-1 choice. Broken at its winner it says that
 the winner beats each of the other three, and nothing about how those three compare among
-themselves: three ratings, the winner as `a`. Breaking a ranking at its top like this is one of the
-breakings under which a Bradley-Terry fit stays consistent for Plackett-Luce (Azari Soufiani, Parkes
-and Xia, ICML 2014), so the trainer reads them as it reads any other rating.
+themselves: three ratings, the winner as `a`. Under Plackett-Luce, given that the choice fell on one
+of two memes, it fell on each with exactly its Bradley-Terry probability, so the trainer's
+Bradley-Terry fit of them stays consistent, and the trainer reads them as any other rating. The three
+share one judgement, though: they weigh as three independent ones would.
 
 Each is stored as "a" (better), not "a+" (much better): the choice says which meme is best, not by
 how much; the runner-up may be close behind.
 
 Both pairs are claimed as a pair rating claims its pair, and every rating names a pair: the winner
 against its own partner names the winner's pair, the winner against the other two memes names the
-other pair. So undoing the three ratings puts both pairs back to pending, and a pair rated already
-still shows which answer rated it.
+other pair. So undoing the three ratings puts both pairs back to pending, and a retry finds the
+answer by either pair.
 """
 
 from __future__ import annotations
