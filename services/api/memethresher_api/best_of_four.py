@@ -3,9 +3,9 @@
 Picking the best of four memes is a Plackett-Luce top-1 choice. Broken at its winner it says that
 the winner beats each of the other three, and nothing about how those three compare among
 themselves: three ratings, the winner as `a`. Under Plackett-Luce, given that the choice fell on one
-of two memes, it fell on each with exactly its Bradley-Terry probability, so the trainer's
-Bradley-Terry fit of them stays consistent, and the trainer reads them as any other rating. The three
-share one judgement, though: they weigh as three independent ones would.
+of two memes, it fell on each with exactly its Bradley-Terry probability, so a Bradley-Terry fit of
+them stays consistent: the trainer reads them as any other rating. The three share one judgement,
+though, and weigh as three independent ones would.
 
 Each is stored as "a" (better), not "a+" (much better): the choice says which meme is best, not by
 how much; the runner-up may be close behind.
