@@ -239,8 +239,7 @@ def refuse_unless_pair_of(db: Database, pair_id: int, a: int, b: int, field: str
 def _rated_pair(db: Database, body: RatingIn, values: dict[str, Any]) -> tuple[RatingOut, bool]:
     """A rating naming a pair it could not claim: refused if the pair is not of these memes; else the
     rating already stored on its axis (a retry, a second tab), or a new one on another axis."""
-    assert body.pair_id is not None  # only a named pair can fail to be claimed
-    refuse_unless_pair_of(db, body.pair_id, body.a, body.b)
+    refuse_unless_pair_of(db, cast(int, body.pair_id), body.a, body.b)  # only a named pair fails to be claimed
     earlier = db.execute(_statements()["earlier"], values).first()
     if earlier is not None:
         return RatingOut(**dict(zip(RATING_COLUMNS, earlier, strict=True))), False
