@@ -5,7 +5,6 @@ SigLIP embeds text and images into one space, so a prompt's vector can be compar
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 from collections.abc import Callable
 from typing import Any, cast
@@ -35,9 +34,8 @@ class TextTower:
         """(P, D) L2-normalised float32 vectors of `texts`."""
         tokens = self.tokenizer(texts).to(self.device)  # (P, context length)
         encode_text = cast(Callable[[torch.Tensor], torch.Tensor], cast(Any, self.model).encode_text)
-        autocast = torch.autocast("cuda", dtype=self.dtype) if self.device.type == "cuda" else contextlib.nullcontext()
-        with autocast:
-            vectors = encode_text(tokens)  # (P, D)
+        # The weights are already in `dtype` (bf16 beside a bf16 image tower): no autocast needed.
+        vectors = encode_text(tokens)  # (P, D)
         return F.normalize(vectors.float(), dim=-1).cpu().numpy()
 
 
