@@ -40,10 +40,9 @@ class Encoder:
         device: torch.device,
         channels_last: bool = False,
         precision: str = "fp32",
-        text: TextTower | None = None,
     ) -> None:
         self.spec = spec
-        self.text = text
+        self.text: TextTower | None = None  # an open_clip encoder's text tower, for taste prompts
         self.text_missing = "has none"  # why `text` is None
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.precision = precision if device.type == "cuda" else "fp32"
