@@ -141,7 +141,7 @@ def record_image_failed(stage: Literal["crawl", "embed"], reason: str) -> None:
 
 
 def record_rating(choice: str, origin: str) -> None:
-    """`origin` is "random" or "acquisition", as in the rating's pair."""
+    """`origin` is "random", "acquisition" or "four" (a best-of-four answer), as the rating stores it."""
     get_metrics().ratings.labels(choice, origin).inc()
 
 

@@ -200,3 +200,19 @@ def test_two_saves_of_one_answer_arriving_together_store_it_once(pg_env) -> None
     assert second == [[(rating.id, False) for rating, _ in first]]
     assert [(a, b) for a, b, *_ in stored_ratings()] == [(ids[1], ids[0]), (ids[1], ids[2]), (ids[1], ids[3])]
     assert (pair_status(first_pair), pair_status(second_pair)) == ("rated", "rated")
+
+
+def test_the_history_lists_best_of_four_answers_by_their_origin(any_client: TestClient) -> None:
+    add_memes(8)
+    shown = two_offered_pairs(any_client)
+    stored = ratings_in(any_client.post("/api/ratings/four", json=answer(shown, best=shown[1][0])))
+    (a, b, _), _ = two_offered_pairs(any_client)
+    single = any_client.post("/api/ratings", json={"a": a, "b": b, "choice": "b"}).json()["id"]
+
+    def listed(origin: str) -> list[int]:
+        response = any_client.get("/api/ratings", params={"origin": origin})
+        assert response.status_code == 200, response.text
+        return sorted(row["id"] for row in response.json()["ratings"])
+
+    assert listed("four") == sorted(rating_id for rating_id, *_ in stored)
+    assert listed("random") == [single]

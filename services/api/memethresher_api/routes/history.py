@@ -32,7 +32,7 @@ def history_page(request: Request, settings: SettingsDep) -> HTMLResponse:
 def list_ratings(
     session: SessionDep,
     axis: Annotated[str | None, Query(max_length=32)] = None,
-    origin: Literal["random", "acquisition"] | None = None,
+    origin: Literal["random", "acquisition", "four"] | None = None,
     choice: Choice | None = None,
     meme: Annotated[OptionalId, Query(description="ratings of this meme, on either side")] = None,
     since: Annotated[datetime | None, Query(description="rated at or after (UTC unless a zone is given)")] = None,
