@@ -8,6 +8,7 @@ import pytest
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import (
     PROMPT_PRIOR_KIND,
+    AcquisitionBatch,
     AcquisitionPair,
     CurationItem,
     ModelVersion,
@@ -111,11 +112,13 @@ def test_before_any_rating_the_prior_scores_curates_and_chooses_pairs_among_the_
         }
         queued = set(session.scalars(select(CurationItem.meme_id).where(CurationItem.status == "pending")))
         pairs = session.execute(select(AcquisitionPair.a_id, AcquisitionPair.b_id)).all()
+        strategies = session.scalars(select(AcquisitionBatch.strategy)).all()
     best_first = sorted(scores, key=lambda m: -scores[m])
     assert set(best_first[:NEAR]) == set(ids[:NEAR]), "the memes near the liked prompt score highest"
     assert queued == set(ids[:NEAR]), "the curation queue holds the memes near the liked prompt"
     top_half = set(best_first[: len(ids) // 2])
     assert len(pairs) == 8 and all(a in top_half and b in top_half for a, b in pairs)
+    assert strategies == [PROMPT_PRIOR_KIND]
     assert not any(a in ids[NEAR : 2 * NEAR] or b in ids[NEAR : 2 * NEAR] for a, b in pairs)
 
     assert publish()["status"] == "skipped", "the same prompts publish nothing new"

@@ -4,6 +4,7 @@ the prompts; the first version trained from ratings replaces it as any newer ver
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,8 @@ def _publish(session: Session, settings: TrainerSettings, version: ModelVersion)
         seed=version.id,
         vectors=favourites.matrix,
     )
+    # Named for what chose the memes, so the rating page does not call them pairs spread over all memes.
+    proposal = dataclasses.replace(proposal, strategy=PRIOR_KIND)
     batch_id = publish.publish_batch(session, version.id, proposal, favourites.ids)
     queued = jobs.curate(session, settings, version, vectors, means[OVERALL], means[OVERALL])
     return {"scored": len(vectors.ids), "acquisition_batch_id": batch_id, "pairs": len(proposal.a), "queued": queued}
