@@ -4,6 +4,14 @@ against the seed's recipe, judged by the worst family.
     python benchmarks/bench_learning.py [--quick] [--families pixels,conv] [--worlds 0,1,2] [--draws 2]
                                         [--strategies uncertainty,random@raw] [--stand-in 128]
     python benchmarks/bench_learning.py --seed-only --families conv --worlds 0   # fill the seed cache
+    python benchmarks/bench_learning.py --strategies diverse,diverse/four,diverse+curation   # signals
+
+A strategy is acquisition[+random][+curation[N]][/four][@learner]: `uncertainty+random` draws half of each
+batch at random; `/four`: every interaction of the person is the best of four memes (two of the
+strategy's pairs, stored as three comparisons); `+curation`: after each retrain the person also keeps or
+discards the memes the curation queue offers, one decision per 4 pairs (`+curation2`: per 2 pairs; see
+benchmarks/learning/signals.py); `@raw`: a learner variant. Curves and tables count interactions (a pair, a
+four or a decision is one); for a best of four the report adds a row "... by comparisons".
 
 Memes are the demo's sample memes embedded by the offline encoder (EfficientNet-Lite0, 1280-d); a world
 draws 1,000 of them (700 to rate, 300 held out and split good = top 30% of the hidden taste / bad), a taste
@@ -33,6 +41,7 @@ from benchmarks.learning import report  # noqa: E402
 from benchmarks.learning.loop import LEARNERS, learner_config, run_ours, strategy_chooser  # noqa: E402
 from benchmarks.learning.memes import load_memes  # noqa: E402
 from benchmarks.learning.seed_recipe import PLAN, QUICK_PLAN, cache_key, load_cache, seed_curve  # noqa: E402
+from benchmarks.learning.signals import parse_signals  # noqa: E402
 from benchmarks.learning.worlds import FAMILIES, REPORT_WORLDS, TUNING_FAMILIES, World, make_world  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,26 +76,37 @@ def run_world(world: World, args: argparse.Namespace) -> dict[str, Any]:
     runs: dict[str, list[dict]] = {}
     for name in args.strategies.split(","):
         strategy, learner = split_strategy(name)
+        signals = parse_signals(strategy)
         config = learner_config(world, learner)
         runs[name] = []
         for draw in range(args.draws):
-            choose = strategy_chooser(strategy, draw, world.x[world.pool])
-            curve = run_ours(world, choose, args.budget, config)
+            choose = strategy_chooser(signals.acquisition, draw, world.x[world.pool])
+            curve = run_ours(world, choose, args.budget, config, signals)
             runs[name].append({"draw": draw, "summary": report.summarize(curve, seed["curve"]), "curve": curve})
         print(f"  {world.name} {name}: AUROC at the end {[r['curve'][-1]['auroc'] for r in runs[name]]}", flush=True)
     return {"family": world.family, "world": world.seed, "seed_hidden": seed["hidden"],
             "seed_curve": seed["curve"], "runs": runs}  # fmt: skip
 
 
+def family_curves(worlds: list[dict], family: str) -> dict[str, list[tuple[list[dict], list[dict]]]]:
+    """Each strategy's runs in a family as (curve, its world's seed curve); a strategy whose interactions
+    hold more comparisons than one each (best of four) also as "... by comparisons"."""
+    mine = [w for w in worlds if w["family"] == family]
+    runs: dict[str, list[tuple[list[dict], list[dict]]]] = {}
+    for name in dict.fromkeys(name for w in mine for name in w["runs"]):
+        runs[name] = [(r["curve"], w["seed_curve"]) for w in mine for r in w["runs"].get(name, [])]
+        if any(report.by_comparisons(c) != c for c, _ in runs[name]):
+            runs[f"{name} by comparisons"] = [(report.by_comparisons(c), seed) for c, seed in runs[name]]
+    return runs
+
+
 def pool_families(worlds: list[dict]) -> dict[str, dict[str, dict]]:
     families: dict[str, dict[str, dict]] = {}
     for family in dict.fromkeys(w["family"] for w in worlds):
-        mine = [w for w in worlds if w["family"] == family]
-        seeds = [report.summarize(w["seed_curve"], w["seed_curve"]) for w in mine]
+        seeds = [report.summarize(w["seed_curve"], w["seed_curve"]) for w in worlds if w["family"] == family]
         families[family] = {"seed recipe": report.pool(seeds)}
-        for name in dict.fromkeys(name for w in mine for name in w["runs"]):
-            rows = [report.summarize(r["curve"], w["seed_curve"]) for w in mine for r in w["runs"].get(name, [])]
-            families[family][name] = report.pool(rows)
+        for name, runs in family_curves(worlds, family).items():
+            families[family][name] = report.pool([report.summarize(curve, seed) for curve, seed in runs])
     return families
 
 
@@ -105,12 +125,14 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--features", type=Path, help="cache of the embedded sample memes (.npz)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file")
     parser.add_argument("--plot", type=Path, default=PLOT, help="AUROC against labels (PNG)")
+    parser.add_argument("--budget", type=int, help="interactions a run (default 1,512; --quick 450)")
     parser.add_argument("--merge", type=Path, nargs="+", help="pool these results files into one report")
     args = parser.parse_args()
     worlds = args.worlds or ("0" if args.quick else ",".join(map(str, REPORT_WORLDS)))
     args.worlds = [int(w) for w in worlds.split(",")]
     args.draws = args.draws or (1 if args.quick else 2)
-    args.memes, args.budget = (500, 450) if args.quick else (1000, 1512)
+    args.memes, budget = (500, 450) if args.quick else (1000, 1512)
+    args.budget = args.budget or budget
     return args
 
 
@@ -140,10 +162,10 @@ def write_report(worlds: list[dict], args: argparse.Namespace, seconds: float) -
     if stand_ins:
         print(f"seed recipe at a stand-in width (not {full}) in: {', '.join(stand_ins)}")
     curves = {f: {"seed recipe": [w["seed_curve"] for w in worlds if w["family"] == f]}
-              | {n: [r["curve"] for w in worlds if w["family"] == f for r in w["runs"].get(n, [])] for n in names}
+              | {n: [c for c, _ in runs] for n, runs in family_curves(worlds, f).items()}
               for f in families}  # fmt: skip
     report.plot(curves, held_out, args.plot)
-    stopping = {n: report.stopping_report([c for f in families for c in curves[f][n]]) for n in names}
+    stopping = {n: report.stopping_report([c for f in families for c in curves[f].get(n, [])]) for n in names}
     for name, row in stopping.items():
         print(f"stopping signal, {name}: {row}")
     result = {"families": families, "held_out": held_out, "verdict": verdicts, "default": DEFAULT, "stopping": stopping,

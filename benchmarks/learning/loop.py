@@ -1,9 +1,9 @@
 """The product's rating loop in a simulated world: random pairs first, then a retrain and a new batch of
-pairs from the new model every round, AUROC on the held-out memes after each retrain."""
+pairs from the new model every round, AUROC on the held-out memes after each retrain. Rounds count the
+person's interactions: a pair, a best of four or a keep/discard decision is one (signals.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from memethresher_trainer.stopping import (
 from memethresher_trainer.train import FitResult, Pairs, fit
 
 from benchmarks.learning.rater import Rater
+from benchmarks.learning.signals import Answers, Chooser, Signals
 from benchmarks.learning.worlds import GOOD_FRACTION, World
 
 FIRST_RANDOM = 20
@@ -33,9 +34,6 @@ LEARNERS: dict[str, dict[str, Any]] = {
     "whitened64": {"input_components": 64, "weight_decay": 0.01},  # the default before it
     "pcs256": {"input_components": 256, "weight_decay": 0.01},
 }
-
-# Chooses the next `n` pairs from per-member scores of the pool (N, M) and the pairs rated so far.
-Chooser = Callable[[np.ndarray, Pairs, int], tuple[np.ndarray, np.ndarray]]
 
 
 def strategy_chooser(strategy: str, draw: int = 0, vectors: np.ndarray | None = None) -> Chooser:
@@ -97,24 +95,27 @@ def stopping_signals(member: np.ndarray, labels: int, curve: list[dict], means: 
     return {"predicted_change": disagreement, "observed_change": observed}
 
 
-def run_ours(world: World, choose: Chooser, budget: int, config: EnsembleConfig) -> list[dict]:
-    """One run of the loop up to `budget` ratings: the curve of (labels, AUROC, predicted change of the
-    curation decision from the next ratings) after each retrain."""
+def run_ours(
+    world: World, choose: Chooser, budget: int, config: EnsembleConfig, signals: Signals | None = None
+) -> list[dict]:
+    """One run of the loop up to `budget` interactions: the curve of (interactions as `labels`, comparisons,
+    decisions, AUROC, predicted change of the curation decision from the next ratings) after each retrain;
+    `signals`: how the person answers (default: pairs)."""
     rng, rater = np.random.default_rng(world.seed), Rater(world.taste[world.pool], world.seed)
-    a, b = world.random_pairs(FIRST_RANDOM, rng)
-    pairs = Pairs(a, b, rater.rate(a, b))
+    answers = Answers(world, rater, signals or Signals("pairs"))
+    answers.first(FIRST_RANDOM, rng)
     curve: list[dict] = []
     decisions: list[np.ndarray] = []
     means: list[np.ndarray] = []
     for stop in [r for r in ROUNDS if r <= budget] + [None]:
-        value, member = judge(world, train(world, config, pairs).model)
-        signals = stopping_signals(member, len(pairs), curve, means)
-        curve.append({"labels": len(pairs), "auroc": value} | signals)
+        value, member = judge(world, train(world, config, answers.pairs).model)
+        signals_now = stopping_signals(member, answers.interactions, curve, means)
+        curve.append({"labels": answers.interactions, "comparisons": len(answers.comparisons),
+                      "decisions": int(answers.decided.sum()), "auroc": value} | signals_now)  # fmt: skip
         means.append(member.mean(1))
         decisions.append(keeps(member))
         if stop is None:
             break
-        a, b = choose(member, pairs, stop - len(pairs))
-        pairs = extend(pairs, a, b, rater)
+        answers.round(choose, member, stop - answers.interactions)
     add_decision_changes(curve, decisions)
     return curve

@@ -16,6 +16,12 @@ HALF = 0.5  # the goal: the seed recipe's final AUROC with at most half of its l
 MAX_DROP = 0.01  # the goal: no round worse than the one before by more than this
 
 
+def by_comparisons(curve: list[dict]) -> list[dict]:
+    """The curve against the comparisons the trainer saw instead of the person's interactions (a best of
+    four is one interaction, three comparisons; a keep or discard is no comparison: it stays counted)."""
+    return [p | {"labels": p.get("comparisons", p["labels"]) + p.get("decisions", 0)} for p in curve]
+
+
 def labels_to_reach(curve: list[dict], level: float) -> int | None:
     return next((point["labels"] for point in curve if point["auroc"] >= level), None)
 
@@ -105,12 +111,12 @@ def _cell(value: float | None, digits: int = 3) -> str:
 
 def print_table(families: dict[str, dict[str, dict]], held_out: dict[str, bool]) -> None:
     at = " ".join(f"{'@' + str(n):>6}" for n in AT)
-    print(f"{'family':12} {'strategy':20} {'to seed':>7} {'ratio':>5} {'to .80':>6} {'to .90':>6} {at} "
+    print(f"{'family':12} {'strategy':28} {'to seed':>7} {'ratio':>5} {'to .80':>6} {'to .90':>6} {at} "
           f"{'vs seed at its labels':>26} {'drop':>6} {'>200':>6}")  # fmt: skip
     for family, by in families.items():
         for name, row in by.items():
             margins = "" if name == "seed recipe" else " ".join(_cell(v, -3) for v in row["vs_seed"].values())
-            print(f"{family + ('' if held_out[family] else '*'):12} {name:20} {_cell(row['to_seed_final'], 0):>7} "
+            print(f"{family + ('' if held_out[family] else '*'):12} {name:28} {_cell(row['to_seed_final'], 0):>7} "
                   f"{_cell(row['label_ratio'], 2):>5} {_cell(row['to_0.80'], 0):>6} {_cell(row['to_0.90'], 0):>6} "
                   + " ".join(f"{_cell(row[f'at_{n}']):>6}" for n in AT)
                   + f" {margins:>26} {row['largest_drop']:6.3f} {row['drop_after_200']:6.3f}", flush=True)  # fmt: skip
@@ -133,9 +139,11 @@ def plot(curves: dict[str, dict[str, list[list[dict]]]], held_out: dict[str, boo
             labels = sorted({p["labels"] for run in runs for p in run})
             mean = [np.mean([auroc_at(run, n) or np.nan for run in runs]) for n in labels]
             style = {"marker": "s", "linestyle": "--", "color": "black"} if name == "seed recipe" else {}
+            if name.endswith("by comparisons"):
+                style = {"linestyle": ":"}
             ax.plot(labels, mean, label=name, **style)
         ax.set_title(f"{family} ({'held out' if held_out[family] else 'tuning'})")
-        ax.set_xlabel("ratings")
+        ax.set_xlabel("interactions (a pair, a four or a decision each)")
         ax.grid(alpha=0.3)
     for ax in axes[:, 0]:
         ax.set_ylabel("AUROC on held-out memes")
