@@ -252,6 +252,8 @@ class CurationItem(Base):
     library_path: Mapped[str | None] = mapped_column(String(1024))  # file name inside LIBRARY_DIR
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
+    # Times its keep or discard was undone: each undo is a rating event, like undoing a rating.
+    undone: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class EvaluationLabel(Base):

@@ -49,7 +49,8 @@ def test_a_move_between_sqlite_and_postgresql_keeps_everything(
     # counts as many rating events as the original (its next retrain comes no later).
     assert {axis for _, _, axis, _ in before["scores"]} == {"overall", "funny"}
     assert [edit[0] for edit in before["rating_edits"]] == ["change", "undo"] and before["rating_edits"][0][4]
-    assert before["rating_events"] == 60 + 1 + 2 and "added 2 rating edits" in done.stdout
+    # 60 ratings, one more made and undone, two edits, and the keep and the discard of the curation queue.
+    assert before["rating_events"] == 60 + 1 + 2 + 2 and "added 2 rating edits" in done.stdout
     # Every image and the model folder came along, into the new install's store.
     assert len(list((tmp_path / "target-images").rglob("*.png"))) == 24
     assert list((tmp_path / "target-images" / "models").glob("*/weights.safetensors"))

@@ -234,4 +234,5 @@ def undo_last(session: Session, library: Path) -> CurationItem | None:
         if path.is_relative_to(library.resolve()):
             path.unlink(missing_ok=True)
     item.status, item.name, item.library_path, item.decided_at = "pending", None, None, None
+    item.undone += 1  # the undo brings the next retrain closer (`rating_events`)
     return item

@@ -1,4 +1,5 @@
-"""Reading what training needs from the database: vectors of one encoder, ratings, rated pairs."""
+"""Reading what training needs from the database: vectors of one encoder, ratings, rated pairs, and
+the keeps and discards of the curation queue (evaluation labels stay out: they measure the model)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from memethresher_trainer.model import EnsembleConfig
-from memethresher_trainer.train import Pairs
+from memethresher_trainer.train import THRESHOLD, Pairs
 
 
 @dataclass
@@ -47,17 +48,25 @@ def load_vectors(session: Session, encoder: str, meme_ids: Iterable[int] | None 
 
 @dataclass
 class RatingSnapshot:
-    """The ratings one training read: the usable ones as pairs, and what identifies the snapshot."""
+    """The ratings and decisions one training read: the usable ones as pairs (keeps and discards as
+    threshold rows), and what identifies the snapshot."""
 
     pairs: Pairs
-    # The rating events (new, changed or undone ratings) up to this snapshot: the number the API
-    # compares with to decide a retrain (`rating_events`).
+    # The rating events (new, changed or undone ratings, keeps, discards and their undos) up to this
+    # snapshot: the number the API compares with to decide a retrain (`rating_events`).
     n_ratings: int
     last_rating: int  # the newest rating id read (0 when none)
+    decisions: int = 0  # threshold rows from keeps and discards in the curation queue
+    library: int = 0  # threshold rows from memes the person put in the library folder themselves
+
+    @property
+    def rated_pairs(self) -> int:
+        return len(self.pairs) - self.decisions - self.library
 
 
 def load_pairs(session: Session, vectors: Vectors, config: EnsembleConfig) -> RatingSnapshot:
-    """Every rating, read once; those over two memes with vectors, on a trained axis, become soft-target pairs."""
+    """Every rating and decision, read once: ratings over two memes with vectors, on a trained axis,
+    become soft-target pairs; keeps and discards of memes with vectors, threshold rows."""
     where = vectors.index()
     axes = {name: i for i, name in enumerate(config.axes)}
     a, b, target, axis = [], [], [], []
@@ -73,8 +82,38 @@ def load_pairs(session: Session, vectors: Vectors, config: EnsembleConfig) -> Ra
         b.append(where[row.b_id])
         target.append(config.targets[row.choice])
         axis.append(axes[row.axis])
-    pairs = Pairs(np.array(a), np.array(b), np.array(target), np.array(axis))
-    return RatingSnapshot(pairs, events, max((row.id for row in rows), default=0))
+    rated = Pairs(np.array(a), np.array(b), np.array(target), np.array(axis))
+    decided, library = load_decisions(session, where, axes, config)
+    pairs = Pairs.join(rated, decided, library)
+    return RatingSnapshot(pairs, events, max((row.id for row in rows), default=0), len(decided), len(library))
+
+
+def load_decisions(
+    session: Session, where: dict[int, int], axes: dict[str, int], config: EnsembleConfig
+) -> tuple[Pairs, Pairs]:
+    """Threshold rows: each kept or discarded meme with a vector, on the axis that queued it; and, if
+    `config.library_keeps`, each library-folder meme that never went through the queue, kept on overall
+    (the person put it there because they like it)."""
+    rows = session.execute(select(CurationItem.meme_id, CurationItem.status, CurationItem.axis)).all()
+    decided = [
+        (where[row.meme_id], config.keep_target if row.status == "kept" else config.discard_target, axes[row.axis])
+        for row in rows
+        if row.status in ("kept", "discarded") and row.meme_id in where and row.axis in axes
+    ]
+    library: list[tuple[int, float, int]] = []
+    if config.library_keeps and OVERALL in axes:
+        queued = {row.meme_id for row in rows}
+        ids = session.execute(select(Meme.id).where(Meme.in_library.is_(True)).order_by(Meme.id)).scalars()
+        library = [(where[i], config.keep_target, axes[OVERALL]) for i in ids if i in where and i not in queued]
+    return threshold_rows(decided), threshold_rows(library)
+
+
+def threshold_rows(rows: list[tuple[int, float, int]]) -> Pairs:
+    """(meme index, target, axis) -> pairs of those memes against their axis' keep threshold."""
+    if not rows:
+        return Pairs(np.zeros(0), np.zeros(0), np.zeros(0))
+    memes, target, axis = (np.array(column) for column in zip(*rows, strict=True))
+    return Pairs(memes, np.full(len(rows), THRESHOLD), target, axis)
 
 
 def rated_pairs(session: Session, vectors: Vectors) -> tuple[np.ndarray, np.ndarray]:

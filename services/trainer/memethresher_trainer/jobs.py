@@ -44,7 +44,8 @@ class TrainingData:
 def load_training_data(
     session: Session, settings: TrainerSettings, encoder: str, overrides: dict[str, Any] | None = None
 ) -> TrainingData | None:
-    """Vectors of `encoder` and every usable rating; None when there is nothing to learn from yet."""
+    """Vectors of `encoder` and every usable rating, keep and discard; None when there is nothing to
+    learn from yet."""
     vectors = data.load_vectors(session, encoder)
     if len(vectors.ids) < 2:
         return None
@@ -71,8 +72,9 @@ def save_version(
     """A model version row, its loss curve and its artifact folder; not yet current.
 
     Its `n_ratings` counts the rating events up to the snapshot (what the API counts for a retrain);
-    the pairs it could learn from are `metrics["pairs"]`."""
-    metrics = dict(result.metrics, last_rating_id=ratings.last_rating, pairs=len(ratings.pairs))
+    what it could learn from are `metrics["pairs"]` rated pairs and `metrics["decisions"]` keeps and
+    discards (`library_keeps` more from the library folder)."""
+    metrics = dict(result.metrics, last_rating_id=ratings.last_rating, **learnt_from(ratings))
     config = result.model.config.to_dict()
     version = publish.add_version(session, encoder, config, metrics, ratings.n_ratings)
     folder = artifact_folder(settings, version.id)
@@ -89,9 +91,15 @@ def already_trained(session: Session, encoder: str, ratings: data.RatingSnapshot
     if newest is None or newest.n_ratings != ratings.n_ratings:
         return None
     metrics = newest.metrics
-    if metrics.get("last_rating_id") == ratings.last_rating and metrics.get("pairs") == len(ratings.pairs):
+    same = all(metrics.get(key, 0) == count for key, count in learnt_from(ratings).items())
+    if metrics.get("last_rating_id") == ratings.last_rating and same:
         return newest
     return None
+
+
+def learnt_from(ratings: data.RatingSnapshot) -> dict[str, int]:
+    """How many rated pairs, keeps and discards, and library memes a version learnt from."""
+    return {"pairs": ratings.rated_pairs, "decisions": ratings.decisions, "library_keeps": ratings.library}
 
 
 def earlier_scores(session: Session, encoder: str, vectors: data.Vectors, n_ratings: int) -> np.ndarray | None:
@@ -118,7 +126,7 @@ def train(session: Session, settings: TrainerSettings, encoder: str) -> dict[str
     pinned one stays current and chooses the next acquisition batch."""
     td = load_training_data(session, settings, encoder)
     if td is None:
-        return {"status": "skipped", "reason": "no ratings over embedded memes yet"}
+        return {"status": "skipped", "reason": "no ratings, keeps or discards over embedded memes yet"}
     done = already_trained(session, encoder, td.ratings)
     if done is not None:
         return {

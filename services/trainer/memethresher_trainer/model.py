@@ -35,6 +35,12 @@ class EnsembleConfig:
     activation: str = "silu"
     axes: tuple[str, ...] = (OVERALL,)
     targets: dict[str, float] = field(default_factory=lambda: dict(CHOICE_TARGETS))
+    # A keep or discard in the curation queue as a target against the keep threshold: softer than
+    # 1 / 0, as a clear win is, since whether a meme makes the library also depends on the day.
+    keep_target: float = 0.9
+    discard_target: float = 0.1
+    # Memes the person put in the library folder themselves (never queued) count as keeps on overall.
+    library_keeps: bool = True
     # Whiten the input onto the collection's top principal components (0: raw embeddings); only
     # when that shrinks it. Raw embeddings with weight decay 0.1 were chosen on tastes not built from
     # those components (benchmarks/RESULTS.md, issue 15): 64 components lost 0.02 to the seed's recipe
@@ -66,7 +72,8 @@ class EnsembleConfig:
             raise ValueError("dropout must be in [0, 1)")
         if not 0 < self.val_fraction < 1:
             raise ValueError("val_fraction must be in (0, 1)")
-        for choice, target in self.targets.items():
+        decisions = {"keep": self.keep_target, "discard": self.discard_target}
+        for choice, target in (self.targets | decisions).items():
             if not 0 <= target <= 1:
                 raise ValueError(f"target for {choice!r} must be in [0, 1], not {target}")
 

@@ -29,6 +29,11 @@ class TrainerSettings(Settings):
     ensemble_max_epochs: int = Field(default=_RECIPE["max_epochs"], ge=1)
     ensemble_patience: int = Field(default=_RECIPE["patience"], ge=1)
     choice_targets: dict[str, float] = Field(default_factory=lambda: dict(CHOICE_TARGETS))
+    # A keep and a discard in the curation queue, as targets against the learned keep threshold.
+    keep_target: float = Field(default=_RECIPE["keep_target"], ge=0, le=1)
+    discard_target: float = Field(default=_RECIPE["discard_target"], ge=0, le=1)
+    # Memes put in the library folder by hand (never through the queue) count as keeps.
+    library_keeps: bool = _RECIPE["library_keeps"]
     # Random pairs spread over the collection by k-center ("diverse"): issue 15 makes a model strategy the
     # default only if it beats random pairs on the held-out taste families by more than the spread
     # between seeds, and uncertainty (the default until now) did not: +0.005, -0.006, +0.013, -0.024 AUROC
@@ -68,6 +73,9 @@ class TrainerSettings(Settings):
             "max_epochs": self.ensemble_max_epochs,
             "patience": self.ensemble_patience,
             "targets": dict(self.choice_targets),
+            "keep_target": self.keep_target,
+            "discard_target": self.discard_target,
+            "library_keeps": self.library_keeps,
             "axes": self.all_axes,
             "seed": self.seed,
         }

@@ -43,6 +43,12 @@ class Pairs:
     def __len__(self) -> int:
         return len(self.a)
 
+    @classmethod
+    def join(cls, *parts: Pairs) -> Pairs:
+        """The rows of every part, in order."""
+        fields = ("a", "b", "target", "axis")
+        return cls(*(np.concatenate([getattr(part, f) for part in parts]) for f in fields))
+
     def subset(self, mask: np.ndarray) -> Pairs:
         return Pairs(self.a[mask], self.b[mask], self.target[mask], self.axis[mask])
 
