@@ -14,7 +14,8 @@ from memethresher_trainer.settings import get_trainer_settings
 
 from tests.trainer.tastes import hidden_taste, rated_pairs, unit_vectors
 
-RECIPE = ("members", "hidden", "depth", "dropout", "lr", "weight_decay", "input_components", "max_epochs", "patience")
+RECIPE = ("members", "hidden", "depth", "dropout", "lr", "weight_decay", "input_components", "max_epochs", "patience",
+          "keep_target", "discard_target", "library_keeps")  # fmt: skip
 
 
 def train_offline(tmp_path: Path, *extra: str) -> dict:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from memethresher_trainer.model import EnsembleConfig
-from memethresher_trainer.train import THRESHOLD, Pairs
+from memethresher_trainer.train import Pairs, threshold_rows
 
 
 @dataclass
@@ -106,14 +106,6 @@ def load_decisions(
         ids = session.execute(select(Meme.id).where(Meme.in_library.is_(True)).order_by(Meme.id)).scalars()
         library = [(where[i], config.keep_target, axes[OVERALL]) for i in ids if i in where and i not in queued]
     return threshold_rows(decided), threshold_rows(library)
-
-
-def threshold_rows(rows: list[tuple[int, float, int]]) -> Pairs:
-    """(meme index, target, axis) -> pairs of those memes against their axis' keep threshold."""
-    if not rows:
-        return Pairs(np.zeros(0), np.zeros(0), np.zeros(0))
-    memes, target, axis = (np.array(column) for column in zip(*rows, strict=True))
-    return Pairs(memes, np.full(len(rows), THRESHOLD), target, axis)
 
 
 def rated_pairs(session: Session, vectors: Vectors) -> tuple[np.ndarray, np.ndarray]:

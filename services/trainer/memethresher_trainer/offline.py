@@ -18,11 +18,11 @@ from memethresher_trainer import artifacts
 from memethresher_trainer.acquire import STRATEGIES, propose
 from memethresher_trainer.evaluate import auroc, pairwise_accuracy, precision_at_percentiles
 from memethresher_trainer.export_files import export_files
-from memethresher_trainer.files import InputError, load_embeddings, load_labels, load_ratings
+from memethresher_trainer.files import InputError, json_lines, load_embeddings, load_labels, load_ratings
 from memethresher_trainer.model import EnsembleConfig
 from memethresher_trainer.score import WideModel, summarize
 from memethresher_trainer.settings import TrainerSettings, get_trainer_settings
-from memethresher_trainer.train import Pairs, fit
+from memethresher_trainer.train import Pairs, fit, threshold_rows
 
 EXISTING = click.Path(exists=True, path_type=Path)
 # The trainer service's default, read from the field so the environment is not needed to build the CLI.
@@ -64,12 +64,38 @@ class Inputs:
     ratings: Path | None
     labels: Path | None
     from_export: bool  # then only one axis' ratings (overall unless asked), on memes with vectors, are used
+    export: Path | None = None
 
     def pairs(self, index: dict[str, int], targets: dict[str, float], axis: str | None = None) -> Pairs:
         """The ratings on `axis`; without one, every line of a ratings file, or an export's overall ones."""
         assert self.ratings is not None
         axis = axis or (OVERALL if self.from_export else None)
         return load_ratings(self.ratings, index, targets, axis=axis, known_only=self.from_export)
+
+    def decisions(self, index: dict[str, int], config: EnsembleConfig, axis: str) -> Pairs:
+        """An export's keeps and discards on `axis` of memes with vectors, and on overall (with
+        `library_keeps`) its library-folder memes never queued, as threshold rows on the model's one head:
+        what the trainer service learns from besides the ratings (`data.load_decisions`)."""
+        if self.export is None:
+            return threshold_rows([])
+        curation = lines_of(self.export / "curation.jsonl")
+        queued = {str(item.get("sha256")) for item in curation}
+        targets = {"kept": config.keep_target, "discarded": config.discard_target}
+        rows = [(index[str(item.get("sha256"))], targets[item["status"]], 0) for item in curation
+                if item.get("status") in targets and item.get("axis", OVERALL) == axis
+                and str(item.get("sha256")) in index]  # fmt: skip
+        if config.library_keeps and axis == OVERALL:
+            memes = lines_of(self.export / "memes.jsonl")
+            library = [str(item.get("sha256")) for item in memes if item.get("in_library")]
+            rows += [(index[sha], config.keep_target, 0) for sha in library if sha in index and sha not in queued]
+        return threshold_rows(rows)
+
+
+def lines_of(path: Path) -> list[dict[str, Any]]:
+    """An export file's records; none when it is missing or empty (nothing of that kind was exported)."""
+    if not path.is_file() or not path.read_text().strip():
+        return []
+    return [item for _, item in json_lines(path)]
 
 
 def head_of(config: EnsembleConfig, model_dir: Path, axis: str | None) -> int:
@@ -90,6 +116,7 @@ def inputs(export: Path | None, encoder: str | None, embeddings: Path | None, ra
         ratings or (found.ratings if found else None),
         labels or (found.labels if found else None),
         found is not None,
+        export if found is not None else None,
     )
     for name in ("embeddings", *need):
         if getattr(chosen, name) is None:
@@ -133,16 +160,18 @@ def train(embeddings: Path | None, ratings: Path | None, export: Path | None, en
     # The trainer service's recipe (EnsembleConfig's defaults, and MEMETHRESHER_ENSEMBLE_* where set).
     sizes = {k: v for k, v in {"members": members, "hidden": hidden}.items() if v is not None}
     config = get_trainer_settings().ensemble_config(vectors.shape[1], seed=seed, axes=(axis or OVERALL,), **sizes)
-    pairs = files.pairs({k: i for i, k in enumerate(ids)}, config.targets, axis)
-    if len(pairs) == 0:
+    index = {k: i for i, k in enumerate(ids)}
+    pairs, decided = files.pairs(index, config.targets, axis), files.decisions(index, config, axis or OVERALL)
+    if len(pairs) + len(decided) == 0:
         raise InputError(f"{files.ratings}: no ratings on axis {axis or OVERALL!r} over these embeddings")
-    result = fit(vectors, pairs, config, keys=ids)
+    result = fit(vectors, Pairs.join(pairs, decided), config, keys=ids)
     metrics = dict(result.metrics, curve=[vars(point) for point in result.curve])
     artifacts.save(result.model, out, metrics)
     m = result.metrics
     held = f", validation loss {m['val_loss']:.4f}" if m["val_loss"] is not None else " (too few for validation)"
     on = f" on {axis}" if axis else ""
-    print(f"trained on {len(pairs)} ratings{on}{held}, best epoch {m['best_epoch']}; wrote {out}")
+    also = f" and {len(decided)} keeps and discards" if len(decided) else ""
+    print(f"trained on {len(pairs)} ratings{also}{on}{held}, best epoch {m['best_epoch']}; wrote {out}")
 
 
 @offline.command()

@@ -62,6 +62,14 @@ class Pairs:
         return np.where(self.absolute, self.a, self.b)
 
 
+def threshold_rows(rows: Sequence[tuple[int, float, int]]) -> Pairs:
+    """(meme index, target, axis) -> pairs of those memes against their axis' keep threshold."""
+    if not rows:
+        return Pairs(np.zeros(0), np.zeros(0), np.zeros(0))
+    memes, target, axis = (np.array(column) for column in zip(*rows, strict=True))
+    return Pairs(memes, np.full(len(rows), THRESHOLD), target, axis)
+
+
 @dataclass
 class EpochMetric:
     step: int
