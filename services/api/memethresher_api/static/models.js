@@ -23,18 +23,25 @@ function act(label, method, url, message, question) {
   });
 }
 
+// What a version learnt from: rated pairs and keeps/discards (versions from before decisions: rating events).
+function learntFrom(m) {
+  const { pairs, decisions = 0, library_keeps: library = 0 } = m.metrics;
+  if (typeof pairs !== "number") return `${m.n_ratings} ratings`;
+  return `${pairs} pairs + ${decisions + library} decisions` + (library ? ` (${library} from the library folder)` : "");
+}
+
 async function load() {
   const table = $("model-list");
   const models = await api("GET", "/api/models");
   table.textContent = "";
   const head = table.insertRow();
-  for (const h of ["version", "encoder", "ratings", "trained", "metrics", "state", ""]) cell(head, h);
+  for (const h of ["version", "encoder", "learnt from", "trained", "metrics", "state", ""]) cell(head, h);
   for (const m of models) {
     const row = table.insertRow();
     row.dataset.version = String(m.id);
     cell(row, `v${m.id}`);
     cell(row, m.encoder);
-    cell(row, m.n_ratings);
+    cell(row, learntFrom(m)).className = "learnt";
     cell(row, new Date(m.created_at).toLocaleString());
     cell(row, Object.entries(m.metrics).map(([k, v]) => `${k}=${typeof v === "number" ? v.toPrecision(3) : JSON.stringify(v)}`).join(" "));
     cell(row, state(m)).className = "state";
