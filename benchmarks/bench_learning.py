@@ -6,11 +6,12 @@ against the seed's recipe, judged by the worst family.
     python benchmarks/bench_learning.py --seed-only --families conv --worlds 0   # fill the seed cache
     python benchmarks/bench_learning.py --strategies diverse,diverse/four,diverse+curation   # signals
 
-A strategy is acquisition[+random][+curation[N]][/four][@learner]: `uncertainty+random` draws half of each
-batch at random; `/four`: every interaction of the person is the best of four memes (two of the
-strategy's pairs, stored as three comparisons); `+curation`: after each retrain the person also keeps or
-discards the memes the curation queue offers, one decision per 4 pairs (`+curation2`: per 2 pairs; see
-benchmarks/learning/signals.py); `@raw`: a learner variant. Curves and tables count interactions (a pair, a
+A strategy is acquisition[+random][+curation[N]][/four[:answer]][@learner]: `uncertainty+random` draws half
+of each batch at random; `/four`: every interaction of the person is the best of four memes (two of the
+strategy's pairs, stored as three comparisons, each the answer "a"; `/four:a+` stores them as "a+");
+`+curation`: after each retrain the person also keeps or discards the memes the curation queue offers, one
+decision per 4 pairs (`+curation2`: per 2 pairs; see benchmarks/learning/signals.py); `@raw`: a learner
+variant. Curves and tables count interactions (a pair, a
 four or a decision is one); for a best of four the report adds a row "... by comparisons".
 
 Memes are the demo's sample memes embedded by the offline encoder (EfficientNet-Lite0, 1280-d); a world

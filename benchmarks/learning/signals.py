@@ -45,14 +45,18 @@ class Signals:
     acquisition: str
     four: bool = False
     pairs_per_decision: int | None = None
+    four_win: float = FOUR_WIN  # the target a four's pick is stored with
 
 
 def parse_signals(strategy: str) -> Signals:
     """`diverse`, `diverse/four`, `diverse+curation` (one decision per PAIRS_PER_DECISION pairs),
-    `diverse+curation2` (one per 2), `uncertainty+random/four`: the acquisition keeps its own `+random`."""
-    four = strategy.endswith(FOUR)
+    `diverse+curation2` (one per 2), `uncertainty+random/four`: the acquisition keeps its own `+random`;
+    `diverse/four:a+`: a four's pick stored as the answer "a+" instead of "a"."""
+    head, four, win = strategy.partition(FOUR)
+    if win and (not win.startswith(":") or win[1:] not in CHOICE_TARGETS):
+        raise SystemExit(f"a four's pick is stored as one of {list(CHOICE_TARGETS)}: '{FOUR}:a+', not {strategy!r}")
     per_decision, rest = None, []
-    for part in strategy.removesuffix(FOUR).split("+"):
+    for part in head.split("+"):
         if part.startswith(CURATION):
             digits = part.removeprefix(CURATION)
             if digits and not digits.isdigit():
@@ -62,7 +66,7 @@ def parse_signals(strategy: str) -> Signals:
             raise SystemExit(f"unknown answer mode in {strategy!r}; known: {FOUR!r} at the end")
         else:
             rest.append(part)
-    return Signals("+".join(rest), four, per_decision)
+    return Signals("+".join(rest), bool(four), per_decision, CHOICE_TARGETS[win[1:]] if win else FOUR_WIN)
 
 
 def fours(a: np.ndarray, b: np.ndarray, n: int) -> list[np.ndarray]:
@@ -79,11 +83,13 @@ def fours(a: np.ndarray, b: np.ndarray, n: int) -> list[np.ndarray]:
     return shown
 
 
-def four_comparisons(shown: list[np.ndarray], best: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The comparisons a pick implies: the best meme beats each other one shown with it."""
+def four_comparisons(
+    shown: list[np.ndarray], best: np.ndarray, win: float = FOUR_WIN
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The comparisons a pick implies: the best meme beats each other one shown with it (target `win`)."""
     a = np.concatenate([np.full(len(group) - 1, pick) for group, pick in zip(shown, best, strict=True)])
     b = np.concatenate([group[group != pick] for group, pick in zip(shown, best, strict=True)])
-    return a, b, np.full(len(a), FOUR_WIN, dtype=np.float32)
+    return a, b, np.full(len(a), win, dtype=np.float32)
 
 
 def curation_offer(mean: np.ndarray, vectors: np.ndarray, decided: np.ndarray, kept: np.ndarray) -> np.ndarray:
@@ -121,7 +127,7 @@ class Answers:
             return
         shown = fours(a, b, len(a) // 2 if n is None else n)
         if shown:
-            self._add(*four_comparisons(shown, self.rater.best(shown)))
+            self._add(*four_comparisons(shown, self.rater.best(shown), self.signals.four_win))
         self.interactions += len(shown)
 
     def decide(self, offered: np.ndarray) -> None:

@@ -80,3 +80,12 @@ def test_a_run_counts_interactions_and_trains_on_fours_and_decisions() -> None:
     assert [p["comparisons"] for p in curves["random/four"]] == [60, 120, 180]
     mixed = curves["random+curation1"][-1]
     assert mixed["decisions"] == 20 and mixed["comparisons"] == 40
+
+
+def test_strategy_names_select_the_signals() -> None:
+    assert parse_signals("diverse") == Signals("diverse")
+    assert parse_signals("uncertainty+random+curation2/four") == Signals("uncertainty+random", True, 2)
+    assert parse_signals("diverse+curation") == Signals("diverse", pairs_per_decision=4)
+    assert parse_signals("diverse/four:a+").four_win == CHOICE_TARGETS["a+"]
+    with pytest.raises(SystemExit):
+        parse_signals("diverse/five")
