@@ -3,44 +3,24 @@ through the real API, the trainer's job on the same database (SQLite and Postgre
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
-import pytest
+import redis
 from fastapi.testclient import TestClient
-from memethresher_api.main import create_app
 from memethresher_api.ratings import rating_counts
 from memethresher_shared import coordination
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import CurationItem, Embedding, EvaluationLabel, Meme, ModelVersion, Score
 from memethresher_shared.settings import get_settings
 from memethresher_shared.vectors import from_stored
-from memethresher_trainer import jobs
-from memethresher_trainer.settings import get_trainer_settings
 from sqlalchemy import select, update
 
-from tests.api.helpers import BASE_URL, add_memes
+from tests.api.helpers import add_memes
 from tests.trainer.test_absolute_labels import auroc
 
-EVERY = 3
+# The retrain trigger's tests' setting (RETRAIN_EVERY), app and training, on SQLite and PostgreSQL.
+from tests.trainer.test_retrain_trigger import EVERY, any_env, client, train
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("MEMETHRESHER_RETRAIN_EVERY", str(EVERY))
-    monkeypatch.setenv("MEMETHRESHER_ENSEMBLE_MEMBERS", "4")
-    return request.getfixturevalue("env" if request.param == "sqlite" else "pg_env")
-
-
-@pytest.fixture
-def client(any_env) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    with TestClient(create_app(), base_url=BASE_URL) as test_client:
-        yield test_client
-
-
-def train() -> dict:
-    with session_scope() as session:
-        return jobs.train(session, get_trainer_settings(), get_settings().embedder)
+__all__ = ["any_env", "client"]  # fixtures
 
 
 def liked(ids: list[int]) -> dict[int, bool]:
@@ -124,13 +104,16 @@ def test_a_decision_and_its_undo_bring_the_retrain_closer(client: TestClient) ->
     assert client.post("/api/curation/undo").json()["meme"]["id"] == ids[2]
     assert counts() == (4, 2)  # the undo counts too: the count never goes back
     decide(client, items[ids[2]], keep=False)
-    assert counts() == (5, 2) and coordination.retrain_due(*counts(), EVERY)
+    assert counts() == (5, 2) and not coordination.retrain_due(*counts(), EVERY)
+    decide(client, items[ids[3]], keep=True)
+    decide(client, items[ids[4]], keep=True)
+    assert counts() == (2 + EVERY, 2) and coordination.retrain_due(*counts(), EVERY)
 
     second = train()
     assert second["status"] == "trained" and second["model_version_id"] != first["model_version_id"]
-    assert second["metrics"]["decisions"] == 3
+    assert second["metrics"]["decisions"] == 5
     with session_scope() as session:
-        assert session.get_one(ModelVersion, second["model_version_id"]).n_ratings == 5
+        assert session.get_one(ModelVersion, second["model_version_id"]).n_ratings == 7
 
 
 def test_memes_put_in_the_library_folder_count_as_keeps(client: TestClient, any_env) -> None:  # type: ignore[no-untyped-def]
@@ -147,3 +130,13 @@ def test_memes_put_in_the_library_folder_count_as_keeps(client: TestClient, any_
     assert (result["metrics"]["decisions"], result["metrics"]["library_keeps"]) == (2, 3)
     scores = scores_of(result["model_version_id"])
     assert min(scores[m] for m in ids[1:5]) > scores[ids[0]]
+
+
+def test_decisions_alone_ask_for_a_retrain_every_few(client: TestClient, redis_conn: redis.Redis) -> None:
+    ids = add_memes(8)
+    items = queue(ids)
+    for n, meme_id in enumerate(ids[: EVERY - 1]):
+        decide(client, items[meme_id], keep=n % 2 == 0)
+    assert redis_conn.llen("train") == 0
+    assert client.post("/api/curation/undo").status_code == 200  # the EVERY-th event, and no model yet
+    assert redis_conn.llen("train") == 1

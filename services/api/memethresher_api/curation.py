@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from memethresher_shared import coordination
+from memethresher_shared.db import session_scope
 from memethresher_shared.encoder_state import serving_encoder
 from memethresher_shared.models import CurationItem, Embedding, Meme, Score
 from memethresher_shared.settings import OVERALL, Settings
@@ -28,7 +30,9 @@ from memethresher_api.axes import check_axis
 from memethresher_api.errors import Conflict, InvalidField, NotFound
 from memethresher_api.naming import unique_file_name
 from memethresher_api.queries import meme_out
+from memethresher_api.ratings import RetrainRequests, rating_counts
 from memethresher_api.schemas import CurationItemOut
+from memethresher_api.settings import ApiSettings
 
 
 def near_duplicate(session: Session, meme_id: int, encoder: str) -> tuple[Meme, float] | None:
@@ -217,6 +221,18 @@ def keep(session: Session, item: CurationItem, name: str, library: Path, store: 
 def discard(item: CurationItem) -> None:
     item.status = "discarded"
     item.decided_at = datetime.now(UTC)
+
+
+def retrain_if_due(settings: ApiSettings, retrain: RetrainRequests) -> None:
+    """After a keep, discard or undo is committed: the model learns from decisions, so like a rating
+    each counts toward the next retrain, and one is asked for once enough have arrived."""
+    encoder = serving_encoder(settings.embedder)
+    if not retrain.may_ask(encoder):
+        return
+    with session_scope() as session:
+        events, at_model = rating_counts(session, encoder)
+    if coordination.retrain_due(events, at_model, settings.retrain_every):
+        retrain.ask(encoder)
 
 
 def undo_last(session: Session, library: Path) -> CurationItem | None:

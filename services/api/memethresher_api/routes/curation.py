@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from memethresher_shared.settings import OVERALL
 from memethresher_shared.store import get_store
 
@@ -35,31 +35,41 @@ def next_item(
 
 @router.post("/{item_id}/keep", response_model=CurationItemOut)
 def keep(
-    item_id: IdPath, body: KeepIn, session: SessionDep, settings: SettingsDep, axis: AxisQuery = OVERALL
-) -> CurationItemOut:
+    item_id: IdPath, body: KeepIn, session: SessionDep, settings: SettingsDep, request: Request,
+    background: BackgroundTasks, axis: AxisQuery = OVERALL,
+) -> CurationItemOut:  # fmt: skip
     """Copy the meme into the library folder under a safe version of `name`."""
     ranking = curation.current_ranking(session, settings, axis)
     item = curation.pending_item(session, item_id)
     curation.keep(session, item, body.name, settings.library_dir, get_store())
     session.flush()
+    # Once committed (background tasks run after the session closes): decisions teach the model too.
+    background.add_task(curation.retrain_if_due, settings, request.app.state.retrain)
     return curation.item_out(session, item, settings, ranking)
 
 
 @router.post("/{item_id}/discard", response_model=CurationItemOut)
-def discard(item_id: IdPath, session: SessionDep, settings: SettingsDep, axis: AxisQuery = OVERALL) -> CurationItemOut:
+def discard(
+    item_id: IdPath, session: SessionDep, settings: SettingsDep, request: Request, background: BackgroundTasks,
+    axis: AxisQuery = OVERALL,
+) -> CurationItemOut:  # fmt: skip
     ranking = curation.current_ranking(session, settings, axis)
     item = curation.pending_item(session, item_id)
     curation.discard(item)
     session.flush()
+    background.add_task(curation.retrain_if_due, settings, request.app.state.retrain)
     return curation.item_out(session, item, settings, ranking)
 
 
 @router.post("/undo", response_model=CurationItemOut, responses={404: {"description": "No decision to undo"}})
-def undo(session: SessionDep, settings: SettingsDep, axis: AxisQuery = OVERALL) -> CurationItemOut:
+def undo(
+    session: SessionDep, settings: SettingsDep, request: Request, background: BackgroundTasks, axis: AxisQuery = OVERALL
+) -> CurationItemOut:
     """Put the last kept or discarded meme back at the front of the queue."""
     ranking = curation.current_ranking(session, settings, axis)
     item = curation.undo_last(session, settings.library_dir)
     if item is None:
         not_found("no curation decision to undo")
     session.flush()
+    background.add_task(curation.retrain_if_due, settings, request.app.state.retrain)
     return curation.item_out(session, item, settings, ranking)
