@@ -41,10 +41,6 @@ def decisions(taste: np.ndarray, memes: np.ndarray, seed: int = 3, keep: float =
     return Pairs(memes, np.full(len(memes), THRESHOLD), target)
 
 
-def joined(*parts: Pairs) -> Pairs:
-    return Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("a", "b", "target", "axis")))
-
-
 def mean_scores(model: Ensemble, x: np.ndarray, axis: int = 0) -> np.ndarray:
     with torch.no_grad():
         return model.score_all(torch.from_numpy(x))[:, :, axis].mean(1).numpy()
@@ -86,7 +82,7 @@ def test_decisions_added_to_few_pairs_rank_unseen_memes_better() -> None:
         liked = taste[unseen] > np.median(taste)
         pairs = rated_pairs(taste[:300], 40, seed=seed)
         alone = mean_scores(fit(x, pairs, config).model, x)[unseen]
-        more = joined(pairs, decisions(taste, np.arange(300), seed=seed))
+        more = Pairs.join(pairs, decisions(taste, np.arange(300), seed=seed))
         both = mean_scores(fit(x, more, config).model, x)[unseen]
         gains.append(auroc(both, liked) - auroc(alone, liked))
     assert np.mean(gains) > 0.05 and min(gains) > 0
@@ -131,7 +127,7 @@ def test_each_axis_learns_its_own_threshold_from_soft_targets() -> None:
 def test_whitening_folds_and_unfolds_with_the_threshold_unchanged() -> None:
     x = unit_vectors(200, 16)
     taste = hidden_taste(x)
-    pairs = joined(rated_pairs(taste, 100), decisions(taste, np.arange(100)))
+    pairs = Pairs.join(rated_pairs(taste, 100), decisions(taste, np.arange(100)))
     config = EnsembleConfig(dim=16, members=4, input_components=6)
     result = fit(x, pairs, config)
     assert result.metrics["input_components"] == 6
@@ -148,7 +144,7 @@ def test_whitening_folds_and_unfolds_with_the_threshold_unchanged() -> None:
 def test_state_keeps_the_threshold_and_older_weights_still_load(tmp_path: Path) -> None:
     x = unit_vectors(80, 8)
     taste = hidden_taste(x)
-    model = fit(x, joined(rated_pairs(taste, 60), decisions(taste, np.arange(40))), EnsembleConfig(dim=8)).model
+    model = fit(x, Pairs.join(rated_pairs(taste, 60), decisions(taste, np.arange(40))), EnsembleConfig(dim=8)).model
     state = model.state()
     assert state["threshold"].shape == (16, 1, 1)
     artifacts.save(model, tmp_path / "v1", {})
@@ -175,7 +171,7 @@ def test_any_target_in_the_unit_interval_is_accepted(target: float) -> None:
 def test_validation_rows_are_counted_by_kind() -> None:
     x = unit_vectors(300, 8)
     taste = hidden_taste(x)
-    pairs = joined(rated_pairs(taste, 200), decisions(taste, np.arange(300)))
+    pairs = Pairs.join(rated_pairs(taste, 200), decisions(taste, np.arange(300)))
     metrics = fit(x, pairs, EnsembleConfig(dim=8, members=2, max_epochs=10)).metrics
     held_out = validation_memes(range(300), 0.2)
     assert metrics["n_val_absolute"] == int(held_out.sum()) > 0
