@@ -138,3 +138,11 @@ def test_the_margin_asked_for_decides_close_calls() -> None:
     verdict, why = switch.verdict_of(old, new, min_gain=0.05)
     assert verdict == "rejected" and why.startswith("not better by the gain wanted")
     assert switch.verdict_of({"val_loss": None, "n_val_pairs": 0}, old)[1].startswith("too few held-out")
+
+
+def test_an_install_that_only_curates_compares_encoders_on_its_held_out_decisions() -> None:
+    new = {"val_loss": 0.40, "n_val_pairs": 0, "n_val_absolute": 30}
+    verdict, why = switch.verdict_of(new, {"val_loss": 0.45, "n_val_pairs": 0, "n_val_absolute": 30})
+    assert verdict == "accepted" and why.endswith("on 30 decisions")
+    both = switch.verdict_of(new | {"n_val_pairs": 12}, {"val_loss": 0.45})[1]
+    assert both.endswith("on 12 pairs and 30 decisions")

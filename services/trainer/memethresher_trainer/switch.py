@@ -20,7 +20,7 @@ from memethresher_trainer import data, jobs, publish
 from memethresher_trainer.settings import TrainerSettings
 
 # What the comparison records of each side's validation (measured on held-out memes before the refit).
-COMPARED = ("val_loss", "val_accuracy", "n_val_pairs")
+COMPARED = ("val_loss", "val_accuracy", "n_val_pairs", "n_val_absolute")
 
 
 def advance(session: Session, settings: TrainerSettings) -> dict[str, Any]:
@@ -78,12 +78,20 @@ def judge(session: Session, settings: TrainerSettings, switch: EncoderSwitch) ->
     session.commit()
 
 
+def held_out_rows(metrics: dict[str, Any]) -> str:
+    """What the held-out loss was measured on: pairs and keep/discard decisions ('' for nothing)."""
+    pairs, decisions = metrics.get("n_val_pairs") or 0, metrics.get("n_val_absolute") or 0
+    parts = [f"{pairs} pairs"] * bool(pairs) + [f"{decisions} decisions"] * bool(decisions)
+    return " and ".join(parts)
+
+
 def verdict_of(new: dict[str, Any], old: dict[str, Any], min_gain: float = 0.0) -> tuple[str, str]:
     """Accepted when the new encoder's held-out log-loss is at least `min_gain` below the old one's on the
     same pairs (0: no worse)."""
-    if not new.get("n_val_pairs") or new.get("val_loss") is None or old.get("val_loss") is None:
+    held_out = held_out_rows(new)
+    if not held_out or new.get("val_loss") is None or old.get("val_loss") is None:
         return "rejected", "too few held-out ratings to compare the encoders on; rate more and switch again"
-    figures = f"held-out log-loss {new['val_loss']:.4f} vs {old['val_loss']:.4f} on {new['n_val_pairs']} pairs"
+    figures = f"held-out log-loss {new['val_loss']:.4f} vs {old['val_loss']:.4f} on {held_out}"
     wanted = f", {min_gain:+.4f} wanted (ENCODER_SWITCH_MIN_GAIN)" if min_gain else ""
     if new["val_loss"] <= old["val_loss"] - min_gain:
         how = "at least as good" if new["val_loss"] <= old["val_loss"] else "worse, within the margin allowed"
