@@ -102,7 +102,7 @@ def run_ours(
     decisions, AUROC, predicted change of the curation decision from the next ratings) after each retrain;
     `signals`: how the person answers (default: pairs)."""
     rng, rater = np.random.default_rng(world.seed), Rater(world.taste[world.pool], world.seed)
-    answers = Answers(world, rater, signals or Signals("pairs"))
+    answers = Answers(world, rater, signals or Signals("pairs"), (config.keep_target, config.discard_target))
     answers.first(FIRST_RANDOM, rng)
     curve: list[dict] = []
     decisions: list[np.ndarray] = []

@@ -8,7 +8,8 @@ memes the curation queue offers. Both become rows of the trainer's `Pairs`, as t
 - Keeps and discards: after each retrain the product queues the pool memes at or above the top
   GOOD_FRACTION of the model's scores that have no decision yet, best first, without near-duplicates of
   kept memes (`pick_for_curation`); the person decides the first of them (`Rater.keep`): one interaction,
-  one row against the keep threshold (`THRESHOLD`, target 1 kept, 0 discarded). Held-out test memes are
+  one row against the keep threshold (`THRESHOLD`), with the learner's targets as the trainer stores them
+  (`EnsembleConfig.keep_target` / `discard_target`). Held-out test memes are
   never offered. When the queue is empty the round's remaining interactions are pairs.
 """
 
@@ -103,8 +104,10 @@ def curation_offer(mean: np.ndarray, vectors: np.ndarray, decided: np.ndarray, k
 class Answers:
     """Everything the person has answered in a world, as the trainer's rows, and what it cost them."""
 
-    def __init__(self, world: World, rater: Rater, signals: Signals) -> None:
+    def __init__(self, world: World, rater: Rater, signals: Signals, decision_targets: tuple[float, float]) -> None:
+        """`decision_targets`: the targets of a keep and of a discard."""
         self.world, self.rater, self.signals = world, rater, signals
+        self.keep_target, self.discard_target = decision_targets
         self.pairs = Pairs(np.zeros(0), np.zeros(0), np.zeros(0))
         self.interactions = 0
         self.decided = np.zeros(len(world.pool), dtype=bool)
@@ -132,7 +135,7 @@ class Answers:
 
     def decide(self, offered: np.ndarray) -> None:
         keep = self.rater.keep(offered, self.cut)
-        self._add(offered, np.full(len(offered), THRESHOLD), keep.astype(np.float32))
+        self._add(offered, np.full(len(offered), THRESHOLD), np.where(keep, self.keep_target, self.discard_target))
         self.decided[offered], self.kept[offered] = True, keep
         self.interactions += len(offered)
 

@@ -40,7 +40,7 @@ def test_best_of_four_is_the_softmax_of_taste_and_of_two_the_pair_raters_odds() 
 
 def test_a_four_is_one_interaction_and_three_comparisons_won_by_the_pick() -> None:
     world = small_world()
-    answers = Answers(world, Rater(world.taste[world.pool], 0), Signals("random", four=True))
+    answers = Answers(world, Rater(world.taste[world.pool], 0), Signals("random", four=True), (0.9, 0.1))
     answers.answer_pairs(np.array([0, 2, 4, 6]), np.array([1, 3, 5, 7]))
     assert answers.interactions == 2
     pairs = answers.pairs
@@ -52,7 +52,7 @@ def test_a_four_is_one_interaction_and_three_comparisons_won_by_the_pick() -> No
 def test_curation_decides_the_models_top_pool_memes_once_each_at_the_chosen_mix() -> None:
     world = small_world()
     rater = Rater(world.taste[world.pool], 0)
-    answers = Answers(world, rater, Signals("random", pairs_per_decision=4))
+    answers = Answers(world, rater, Signals("random", pairs_per_decision=4), (0.9, 0.1))
     perfect = np.repeat(world.taste[world.pool][:, None], 4, axis=1)  # (N_pool, M): a model that knows the taste
     choose = strategy_chooser("random")
     for _ in range(4):
@@ -63,7 +63,8 @@ def test_curation_decides_the_models_top_pool_memes_once_each_at_the_chosen_mix(
     top = world.taste[world.pool] >= np.quantile(world.taste[world.pool], 1 - GOOD_FRACTION)
     assert top[decided].all()
     # The best memes of a perfect model are mostly above the person's good cut: most are kept.
-    assert answers.pairs.target[answers.pairs.absolute].mean() > 0.6
+    targets = answers.pairs.target[answers.pairs.absolute]
+    assert np.isin(targets, np.float32([0.9, 0.1])).all() and (targets == np.float32(0.9)).mean() > 0.6
     assert (answers.pairs.b[answers.pairs.absolute] == THRESHOLD).all()
 
 
