@@ -48,7 +48,7 @@ from benchmarks.learning.worlds import FAMILIES, REPORT_WORLDS, TUNING_FAMILIES,
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "learning.json"
 PLOT = ROOT / "docs" / "research" / "learning.png"
-DEFAULT = "diverse"  # the product's default acquisition, with the product's default learner
+DEFAULT = "random"  # the product's default acquisition, with the product's default learner
 COLLECTION = 3000  # memes embedded; each world draws its own from them
 
 

@@ -50,7 +50,7 @@ def test_training_publishes_a_version_scores_pairs_and_curation(env: Env, rated_
         scores = dict(session.execute(select(Score.meme_id, Score.mean)).all())
         assert sorted(scores) == ids
         batch = session.execute(select(AcquisitionBatch)).scalar_one()
-        assert batch.model_version_id == version.id and batch.strategy == "diverse"
+        assert batch.model_version_id == version.id and batch.strategy == "random"
         pairs = session.execute(select(AcquisitionPair)).scalars().all()
         rated = {frozenset((r.a_id, r.b_id)) for r in session.execute(select(Rating)).scalars()}
         assert len(pairs) == 64 and all(p.status == "pending" for p in pairs)

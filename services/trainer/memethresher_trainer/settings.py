@@ -34,12 +34,13 @@ class TrainerSettings(Settings):
     discard_target: float = Field(default=_RECIPE["discard_target"], ge=0, le=1)
     # Memes put in the library folder by hand (never through the queue) count as keeps.
     library_keeps: bool = _RECIPE["library_keeps"]
-    # Random pairs spread over the collection by k-center ("diverse"): issue 15 makes a model strategy the
-    # default only if it beats random pairs on the held-out taste families by more than the spread
-    # between seeds, and uncertainty (the default until now) did not: +0.005, -0.006, +0.013, -0.024 AUROC
-    # against random pairs on the four held-out families (benchmarks/RESULTS.md, learning, fifth round).
-    # Diverse itself is ahead of plain random pairs at 128 and 256 ratings in all four, not at 1,000+.
-    acquisition_strategy: str = Field(default="diverse", pattern="^(variance|uncertainty|bald|random|diverse)$")
+    # Random pairs, each meme in at most `acquisition_max_per_meme` pairs of a batch: a strategy is the
+    # default only if it beats random pairs on the benchmark's taste families by more than the spread
+    # between draws. Uncertainty did not (fifth round), nor did k-center spreading ("diverse"): over 2-3
+    # draws of six families it was 0.005 AUROC behind random pairs at 1,000-1,512 ratings on average and
+    # worse in the worst family (conv -0.013 against the seed recipe, random pairs' worst -0.004), and
+    # behind at 128 ratings in three families (benchmarks/RESULTS.md, learning, eighth round).
+    acquisition_strategy: str = Field(default="random", pattern="^(variance|uncertainty|bald|random|diverse)$")
     acquisition_max_per_meme: int = Field(default=2, ge=1)
     # Share of each batch drawn at random, for exploring the whole collection (see above for 0).
     acquisition_random_fraction: float = Field(default=0.0, ge=0, le=1)

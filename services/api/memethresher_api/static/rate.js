@@ -123,10 +123,14 @@ function showFour() {
   $("axis-prompt").textContent = "best of four rates the overall axis only; switch to pairs to rate every axis";
 }
 
-// "diverse" is the default because no model strategy beat random pairs in the learning benchmark.
+// "random" is the default because neither the model's picks nor k-center spreading beat random pairs
+// in the learning benchmark; the page says so, so that nobody takes the batch for the model's choice.
 function pairOrigin(pair) {
   if (pair.origin !== "acquisition") return "random pair (no acquisition batch waiting)";
   const batch = `batch ${pair.batch_id} of model v${pair.model_version_id}`;
+  if (pair.strategy === "random") {
+    return `random pairs (neither the model's picks nor spreading pairs over your memes beat random pairs in our tests); ${batch}`;
+  }
   if (pair.strategy === "diverse") {
     return `random pairs spread over your memes (the model's picks did not beat random pairs in our tests); ${batch}`;
   }
