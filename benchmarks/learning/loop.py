@@ -33,6 +33,11 @@ LEARNERS: dict[str, dict[str, Any]] = {
     "raw": {"input_components": 0, "weight_decay": 0.1},  # the default since issue 15
     "whitened64": {"input_components": 64, "weight_decay": 0.01},  # the default before it
     "pcs256": {"input_components": 256, "weight_decay": 0.01},
+    # Issue 15 section 2's knobs (eighth round: none beyond the spread between draws, none adopted).
+    "linear": {"depth": 0},  # linear Bradley-Terry members, weight decay as the default
+    "members8": {"members": 8},
+    "members32": {"members": 32},
+    "hidden256": {"hidden": 256},
 }
 
 
