@@ -158,3 +158,17 @@ def test_a_model_trained_from_ratings_takes_over_and_the_prior_steps_aside(
     skipped = publish()
     assert skipped["status"] == "skipped" and "trained from ratings" in skipped["reason"]
     assert current().id == version.id  # type: ignore[union-attr]
+
+
+def test_the_stopping_signal_does_not_count_the_change_from_the_prompts_decisions(
+    prompted: tuple[list[int], list[int]],
+) -> None:
+    ids, _ = prompted
+    publish()  # the prior's version, at 0 rating events
+    _, memes, _ = world()
+    add_ratings(ids, hidden_taste(memes), 110)
+    with session_scope() as session:
+        trained = jobs.train(session, get_trainer_settings(), ENCODER)
+    assert trained["status"] == "trained"
+    # No version trained from ratings is 100 events older: nothing to compare with, not the prompts' picks.
+    assert trained["metrics"]["stopping"]["observed_change_share"] is None

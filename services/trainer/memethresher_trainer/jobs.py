@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from memethresher_shared import encoder_state
-from memethresher_shared.models import ModelVersion, Score
+from memethresher_shared.models import PROMPT_PRIOR_KIND, ModelVersion, Score
 from memethresher_shared.settings import OVERALL
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -104,10 +104,12 @@ def learnt_from(ratings: data.RatingSnapshot) -> dict[str, int]:
 
 def earlier_scores(session: Session, encoder: str, vectors: data.Vectors, n_ratings: int) -> np.ndarray | None:
     """Overall scores of `vectors` (NaN where not scored) by the newest scored version trained on at most
-    `n_ratings` rating events: the decisions to compare with for the change over the last ratings."""
+    `n_ratings` rating events: the decisions to compare with for the change over the last ratings. The
+    prompt prior is no such version: its decisions come from the prompts, not from fewer ratings."""
     scored = select(Score.model_version_id).where(Score.model_version_id == ModelVersion.id).exists()
-    older = select(ModelVersion.id).where(ModelVersion.encoder == encoder, ModelVersion.n_ratings <= n_ratings, scored)
-    version = session.execute(older.order_by(ModelVersion.n_ratings.desc(), ModelVersion.id.desc())).scalars().first()
+    older = select(ModelVersion).where(ModelVersion.encoder == encoder, ModelVersion.n_ratings <= n_ratings, scored)
+    candidates = session.execute(older.order_by(ModelVersion.n_ratings.desc(), ModelVersion.id.desc())).scalars()
+    version = next((v.id for v in candidates if v.config.get("kind") != PROMPT_PRIOR_KIND), None)
     if version is None:
         return None
     query = select(Score.meme_id, Score.mean).where(Score.model_version_id == version, Score.axis == OVERALL)
