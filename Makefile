@@ -33,9 +33,10 @@ up: install
 test: lint
 	$(VENV)/bin/pytest
 
-# ruff on everything; mypy on the packages (the files are listed in pyproject.toml).
+# ruff (lint and format) on everything; mypy on the packages (the files are listed in pyproject.toml).
 lint: install-dev
 	$(VENV)/bin/ruff check shared services benchmarks tests tools
+	$(VENV)/bin/ruff format --check shared services benchmarks tests tools
 	$(VENV)/bin/mypy
 
 # The README's screenshots, from a real demo session in a temp folder (about a minute).

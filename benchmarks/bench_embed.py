@@ -47,8 +47,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--model-batch", type=int, help="images per forward pass (default: the setting)")
     parser.add_argument("--prep-workers", type=int, help="decode threads (default: the setting)")
     parser.add_argument("--worker-pool", default="threads", help="end-to-end worker's Celery pool (shipped: threads)")
-    parser.add_argument("--worker-concurrency", type=int, default=EMBEDDER_TASKS_AHEAD,
-                        help=f"embed tasks the worker holds at once (shipped: {EMBEDDER_TASKS_AHEAD})")
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=EMBEDDER_TASKS_AHEAD,
+        help=f"embed tasks the worker holds at once (shipped: {EMBEDDER_TASKS_AHEAD})",
+    )
     parser.add_argument("--peak-tflops", type=float, help="dense bf16 peak of the GPU, if not in the table")
     parser.add_argument("--rounds", type=int, help="best of N rounds (default 3; quick 1)")
     parser.add_argument("--files", type=Path, help="a folder of memes (benchmarks/meme_files.py), not generated ones")

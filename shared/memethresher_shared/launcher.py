@@ -82,15 +82,47 @@ def children(settings: Settings, metrics_port: int = 9100) -> list[Child]:
     data = settings.data_dir
     return [
         worker("crawler", "memethresher_crawler.tasks", "crawl", port(1), data, concurrency=2),
-        worker("embedder", "memethresher_embedder.tasks", "embed", port(2), data,
-               concurrency=EMBEDDER_TASKS_AHEAD, pool="threads"),
+        worker(
+            "embedder",
+            "memethresher_embedder.tasks",
+            "embed",
+            port(2),
+            data,
+            concurrency=EMBEDDER_TASKS_AHEAD,
+            pool="threads",
+        ),
         worker("trainer", "memethresher_trainer.tasks", "train", port(3), data),
         worker("scorer", "memethresher_trainer.tasks", "score", port(4), data),
-        Child("beat", [*CELERY, "-A", "memethresher_shared.celery_app", "beat", "--loglevel", "INFO",
-                       "-s", str(settings.data_dir / "celerybeat-schedule")]),  # fmt: skip
+        Child(
+            "beat",
+            [
+                *CELERY,
+                "-A",
+                "memethresher_shared.celery_app",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "-s",
+                str(settings.data_dir / "celerybeat-schedule"),
+            ],
+        ),  # fmt: skip
         flower(settings),
-        Child("api", [sys.executable, "-m", "uvicorn", "--factory", "memethresher_api.main:create_app",
-                      "--host", settings.host, "--port", str(settings.port), "--log-level", "warning"]),  # fmt: skip
+        Child(
+            "api",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "memethresher_api.main:create_app",
+                "--host",
+                settings.host,
+                "--port",
+                str(settings.port),
+                "--log-level",
+                "warning",
+            ],
+        ),  # fmt: skip
     ]
 
 

@@ -36,8 +36,11 @@ def edit_source(session: Session, source: Source, changes: dict[str, Any]) -> So
     spec = parse_source(source.kind, source.target, **options)
     twin = session.scalar(
         select(Source.id).where(
-            Source.kind == spec.kind, Source.target == spec.target, Source.sort == spec.sort,
-            Source.time_window == spec.time_window, Source.id != source.id,
+            Source.kind == spec.kind,
+            Source.target == spec.target,
+            Source.sort == spec.sort,
+            Source.time_window == spec.time_window,
+            Source.id != source.id,
         )  # fmt: skip
     )
     if twin is not None:

@@ -251,8 +251,14 @@ def add_source(session: Session, kind: str, target: str, **options: Any) -> Sour
     session.execute(
         upsert_insert(session, Source)
         .values(
-            kind=spec.kind, target=spec.target, sort=spec.sort, time_window=spec.time_window,
-            options=spec.options, interval_s=spec.interval_s, enabled=True, created_at=utcnow(),
+            kind=spec.kind,
+            target=spec.target,
+            sort=spec.sort,
+            time_window=spec.time_window,
+            options=spec.options,
+            interval_s=spec.interval_s,
+            enabled=True,
+            created_at=utcnow(),
         )  # fmt: skip
         .on_conflict_do_nothing(index_elements=["kind", "target", "sort", "time_window"])
     )

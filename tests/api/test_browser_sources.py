@@ -52,7 +52,10 @@ def _add_folder(tab: Page, folder: Path, watch: bool) -> str:
 
 
 def test_a_watched_folder_added_on_the_page_imports_files_dropped_in_later(  # type: ignore[no-untyped-def]
-    env, page: Page, start_worker, tmp_path: Path  # noqa: F811 - the imported fixture
+    env,
+    page: Page,  # noqa: F811 - the imported fixture
+    start_worker,
+    tmp_path: Path,
 ) -> None:
     watched, once = tmp_path / "watched", tmp_path / "once"
     for seed, folder in enumerate((watched, once)):

@@ -56,8 +56,11 @@ def _add(target: str, **options: Any) -> int:
 #   one on the front page, both crawled first; of the other 95, 92 are self posts and 3 NSFW.
 EXPECTED = {
     MULTI: ({"image": 67, "imgur page": 13, "preview of a link": 17}, 96, {"video": 3}),
-    "front": ({"image": 12, "imgur page": 4, "preview of a link": 12}, 28,
-              {"self post without media": 47, "video": 11, "unknown host": 10, "over_18": 4}),  # fmt: skip
+    "front": (
+        {"image": 12, "imgur page": 4, "preview of a link": 12},
+        28,
+        {"self post without media": 47, "video": 11, "unknown host": 10, "over_18": 4},
+    ),  # fmt: skip
     "r/askreddit new": ({}, 0, {"self post without media": 96, "over_18": 4}),
     "r/askreddit hot": ({}, 0, {"self post without media": 92, "over_18": 3}),
 }

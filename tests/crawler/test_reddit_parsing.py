@@ -100,7 +100,10 @@ def test_a_preview_is_taken_whole_or_at_the_largest_size_within_the_limit() -> N
 def test_an_imgur_link_the_crawler_cannot_read_falls_back_to_its_preview() -> None:
     for url in ("https://imgur.com/gallery/rmgNh/new", "https://imgur.com/t/funny/abc123", "https://imgur.com/a/x"):
         post = parse_post(_previewed(url, (800, 600), []))
-        assert (post.taken_as, post.media[0].url) == ("preview of a link", "https://preview.redd.it/abc.jpg?auto=webp&not=1&s=sigsrc")
+        assert (post.taken_as, post.media[0].url) == (
+            "preview of a link",
+            "https://preview.redd.it/abc.jpg?auto=webp&not=1&s=sigsrc",
+        )
     assert parse_post(rp.post(2, "https://imgur.com/t/funny/abc123", post_hint="link")).skip_reason == (
         "unknown host: imgur.com"
     )

@@ -161,8 +161,10 @@ def test_existing_sources_keep_their_sort_through_the_migration(database_url: st
     with engine.begin() as conn:
         for kind, target, options in rows:
             conn.execute(
-                sa.text("INSERT INTO sources (kind, target, options, enabled, interval_s, created_at) "
-                        "VALUES (:kind, :target, :options, true, 900, CURRENT_TIMESTAMP)"),  # fmt: skip
+                sa.text(
+                    "INSERT INTO sources (kind, target, options, enabled, interval_s, created_at) "
+                    "VALUES (:kind, :target, :options, true, 900, CURRENT_TIMESTAMP)"
+                ),  # fmt: skip
                 {"kind": kind, "target": target, "options": json.dumps(options)},
             )
     upgrade(database_url)

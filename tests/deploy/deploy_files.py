@@ -56,19 +56,11 @@ def settings_fields() -> dict[str, str]:
         *REPO.glob("shared/memethresher_shared/**/*.py"),
         *REPO.glob("services/*/memethresher_*/**/*.py"),
     ]
-    trees = [
-        (path, ast.parse(path.read_text())) for path in sorted(sources) if "migrations" not in path.parts
-    ]
-    classes = [
-        (path, node) for path, tree in trees for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
-    ]
+    trees = [(path, ast.parse(path.read_text())) for path in sorted(sources) if "migrations" not in path.parts]
+    classes = [(path, node) for path, tree in trees for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
     settings_classes, grew = set(SETTINGS_BASES), True
     while grew:  # subclasses of subclasses (`class XSettings(Settings)`, and so on)
-        found = {
-            node.name
-            for _, node in classes
-            if {getattr(b, "id", None) for b in node.bases} & settings_classes
-        }
+        found = {node.name for _, node in classes if {getattr(b, "id", None) for b in node.bases} & settings_classes}
         grew = not found <= settings_classes
         settings_classes |= found
     fields: dict[str, str] = {}

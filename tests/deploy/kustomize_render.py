@@ -119,17 +119,13 @@ def strategic_merge(base: Any, patch: Any, key: str = "") -> Any:
             if value is None:
                 merged.pop(name, None)
             else:
-                merged[name] = (
-                    strategic_merge(base[name], value, name) if name in base else copy.deepcopy(value)
-                )
+                merged[name] = strategic_merge(base[name], value, name) if name in base else copy.deepcopy(value)
         return merged
     merge_key = MERGE_KEYS.get(key)
     if isinstance(base, list) and isinstance(patch, list) and merge_key:
         merged_list = [copy.deepcopy(item) for item in base]
         for item in patch:
-            match = next(
-                (i for i, old in enumerate(merged_list) if old.get(merge_key) == item.get(merge_key)), None
-            )
+            match = next((i for i, old in enumerate(merged_list) if old.get(merge_key) == item.get(merge_key)), None)
             if match is None:
                 merged_list.append(copy.deepcopy(item))
             else:

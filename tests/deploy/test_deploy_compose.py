@@ -71,10 +71,7 @@ def test_every_part_of_the_topology_is_there(compose: dict[str, Any]) -> None:
 
 def test_redis_keeps_an_append_only_file_and_postgres_a_volume(compose: dict[str, Any]) -> None:
     redis, postgres = compose["services"]["redis"], compose["services"]["postgres"]
-    assert (
-        "--appendonly" in redis["command"]
-        and redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
-    )
+    assert "--appendonly" in redis["command"] and redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
     assert "redis:/data" in redis["volumes"]
     assert "postgres:/var/lib/postgresql/data" in postgres["volumes"]
 
@@ -123,9 +120,7 @@ def test_cpu_variant_has_no_gpu_and_one_cpu_encoder_everywhere(cpu_compose: dict
     embedder = cpu_compose["services"]["embedder"]
     assert "deploy" not in embedder
     assert embedder["environment"]["MEMETHRESHER_EMBEDDER_DEVICE"] == "cpu"
-    encoders = {
-        cpu_compose["services"][name]["environment"]["MEMETHRESHER_EMBEDDER"] for name in APP_SERVICES
-    }
+    encoders = {cpu_compose["services"][name]["environment"]["MEMETHRESHER_EMBEDDER"] for name in APP_SERVICES}
     assert len(encoders) == 1 and "SO400M" not in encoders.pop()
     # The override keeps the settings it does not name.
     assert embedder["environment"]["MEMETHRESHER_BROKER_URL"] == "redis://redis:6379/0"
@@ -154,12 +149,8 @@ def test_workers_consume_every_queue_with_their_own_code(compose: dict[str, Any]
 def test_flower_asks_for_a_password(compose: dict[str, Any]) -> None:
     flower = compose["services"]["flower"]
     assert flower["environment"]["FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")
-    assert flower["ports"] == [
-        "${MEMETHRESHER_FLOWER_BIND:-127.0.0.1}:${MEMETHRESHER_FLOWER_PORT:-5555}:5555"
-    ]
-    assert compose["services"]["api"]["environment"]["MEMETHRESHER_API_TOKEN"].startswith(
-        "${MEMETHRESHER_API_TOKEN:?"
-    )
+    assert flower["ports"] == ["${MEMETHRESHER_FLOWER_BIND:-127.0.0.1}:${MEMETHRESHER_FLOWER_PORT:-5555}:5555"]
+    assert compose["services"]["api"]["environment"]["MEMETHRESHER_API_TOKEN"].startswith("${MEMETHRESHER_API_TOKEN:?")
 
 
 def test_long_running_services_have_healthchecks(compose: dict[str, Any]) -> None:

@@ -163,9 +163,7 @@ def test_text_logs_when_asked(root_logging: None, monkeypatch: pytest.MonkeyPatc
     assert "ERROR memethresher_api [-] rating store unavailable" in stream.getvalue()
 
 
-def test_log_level_from_settings_wins_over_the_worker_flag(
-    root_logging: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_log_level_from_settings_wins_over_the_worker_flag(root_logging: None, monkeypatch: pytest.MonkeyPatch) -> None:
     stream = io.StringIO()
     obs.configure_logging("crawler", stream=stream, level=logging.WARNING)
     logging.getLogger("memethresher_crawler").info("listing page 1")

@@ -80,8 +80,12 @@ def test_loop_on_machine_redis_and_postgres(tmp_path: Path, postgres_url: str, m
         session.commit()
     engine.dispose()
 
-    for module, queue in [("memethresher_crawler.tasks", "crawl"), ("memethresher_embedder.tasks", "embed"),
-                          ("memethresher_trainer.tasks", "train"), ("memethresher_trainer.tasks", "score")]:
+    for module, queue in [
+        ("memethresher_crawler.tasks", "crawl"),
+        ("memethresher_embedder.tasks", "embed"),
+        ("memethresher_trainer.tasks", "train"),
+        ("memethresher_trainer.tasks", "score"),
+    ]:
         start_worker(module, queue, variables, wait=False)
     api = start_api(variables, port, tmp_path / "api.log")
     try:
@@ -102,8 +106,11 @@ def test_loop_on_machine_redis_and_postgres(tmp_path: Path, postgres_url: str, m
 def test_loop_through_memethresher_up_on_embedded_defaults(tmp_path: Path) -> None:
     port, flower_port = free_port(), free_port()
     variables = {k: v for k, v in os.environ.items() if not k.startswith("MEMETHRESHER_")}
-    variables |= {"MEMETHRESHER_PORT": str(port), "MEMETHRESHER_FLOWER_PORT": str(flower_port),
-                  "MEMETHRESHER_METRICS_PORT": str(free_port())}
+    variables |= {
+        "MEMETHRESHER_PORT": str(port),
+        "MEMETHRESHER_FLOWER_PORT": str(flower_port),
+        "MEMETHRESHER_METRICS_PORT": str(free_port()),
+    }
     log = (tmp_path / "up.log").open("wb")
     # Defaults only: ./data under the working directory, SQLite, an embedded Redis.
     up = subprocess.Popen([sys.executable, "-m", "memethresher_shared.cli", "up", "--demo"], cwd=tmp_path,

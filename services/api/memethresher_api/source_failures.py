@@ -22,6 +22,7 @@ EXAMPLES = 3  # posts shown with their reason, per source
 
 def failure_words(categories: dict[str, int]) -> str:
     """`{"http_404": 2, "timeout": 1}` -> "2 HTTP 404, 1 timed out"."""
+
     def label(category: str) -> str:
         if category.startswith("http_"):
             return "HTTP " + category.removeprefix("http_")

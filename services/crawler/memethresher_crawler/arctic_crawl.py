@@ -37,9 +37,7 @@ def _mark_backfilled(source_id: int) -> None:
             row.crawl_state = {**(row.crawl_state or {}), BACKFILLED: True}
 
 
-async def backfill(
-    crawl: ListingCrawl, target: RedditTarget, http: httpx.AsyncClient, client: redis.Redis
-) -> int:
+async def backfill(crawl: ListingCrawl, target: RedditTarget, http: httpx.AsyncClient, client: redis.Redis) -> int:
     """Take the archived posts of each of the target's subreddits from the last `backfill_days`; the
     archive requests made. A failure is logged and the backfill is tried again by the next crawl."""
     settings = crawl.settings

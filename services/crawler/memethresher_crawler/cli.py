@@ -35,13 +35,20 @@ def _enqueue_crawl(source_id: int) -> str:
 @click.argument("kind", type=click.Choice(KINDS))
 @click.argument("target")
 @click.option("--sort", type=click.Choice(SORTS), help="Listing order (default new; Lemmy has new, hot, top).")
-@click.option("--time", "time_window", type=click.Choice(TIME_WINDOWS),
-              help="Reddit, Lemmy: window for --sort top or controversial (default day).")
+@click.option(
+    "--time",
+    "time_window",
+    type=click.Choice(TIME_WINDOWS),
+    help="Reddit, Lemmy: window for --sort top or controversial (default day).",
+)
 @click.option("--interval", "interval_s", type=int, help="Seconds between scheduled crawls.")
 @click.option("--watch", is_flag=True, help="Folder: crawl again on every interval, not only once.")
 @click.option("--stream", is_flag=True, help="Reddit: adapt the interval to how fast the source posts.")
-@click.option("--link-previews/--no-link-previews", default=None,
-              help="Reddit: take Reddit's preview of links to pages the crawler cannot read (default: the setting).")
+@click.option(
+    "--link-previews/--no-link-previews",
+    default=None,
+    help="Reddit: take Reddit's preview of links to pages the crawler cannot read (default: the setting).",
+)
 @click.option("--no-crawl", is_flag=True, help="Do not queue a first crawl now.")
 def add(kind: str, target: str, sort: str | None, time_window: str | None, interval_s: int | None,
         watch: bool, stream: bool, link_previews: bool | None, no_crawl: bool) -> None:  # fmt: skip

@@ -182,8 +182,10 @@ def save_retries(
             update(POSTS)
             .where(POSTS.c.id == bindparam("row_id"))
             .values(
-                skip_reason=bindparam("new_reason"), retry_at=bindparam("new_retry_at"),
-                taken_as=bindparam("new_taken_as"), retries=POSTS.c.retries + 1,
+                skip_reason=bindparam("new_reason"),
+                retry_at=bindparam("new_retry_at"),
+                taken_as=bindparam("new_taken_as"),
+                retries=POSTS.c.retries + 1,
             )  # fmt: skip
         )
         connection.execute(statement, rows)

@@ -48,8 +48,12 @@ class Encoder:
         self.precision = precision if device.type == "cuda" else "fp32"
         self.dtype = _weights_dtype(self.precision)
         # torch's stubs have no overload with memory_format beside device and dtype; torch takes all three.
-        self.network = network.eval().requires_grad_(False).to(  # type: ignore[call-overload]
-            device, self.dtype, memory_format=self.memory_format
+        self.network = (
+            network.eval()
+            .requires_grad_(False)
+            .to(  # type: ignore[call-overload]
+                device, self.dtype, memory_format=self.memory_format
+            )
         )
         self.features = features
         self._fixed_batch = 0
