@@ -144,6 +144,11 @@ class ModelVersion(Base):
     pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    @property
+    def is_prompt_prior(self) -> bool:
+        """Scores from the user's taste prompts, published before any model is trained from ratings."""
+        return bool(self.config.get("kind") == PROMPT_PRIOR_KIND)
+
 
 class TrainingMetric(Base):
     """One point of a loss curve."""

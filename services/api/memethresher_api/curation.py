@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from memethresher_shared import coordination
 from memethresher_shared.db import session_scope
 from memethresher_shared.encoder_state import serving_encoder
 from memethresher_shared.models import CurationItem, Embedding, Meme, Score
@@ -231,8 +230,7 @@ def retrain_if_due(settings: ApiSettings, retrain: RetrainRequests) -> None:
         return
     with session_scope() as session:
         events, at_model = rating_counts(session, encoder)
-    if coordination.retrain_due(events, at_model, settings.retrain_every):
-        retrain.ask(encoder)
+    retrain.ask_if_due(encoder, events, at_model, settings.retrain_every)
 
 
 def undo_last(session: Session, library: Path) -> CurationItem | None:

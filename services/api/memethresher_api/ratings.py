@@ -351,8 +351,8 @@ def saved_and_maybe_retrain(
     for rating, _ in stored:
         record_rating(rating.choice, rating.origin)
     new = sum(1 for _, is_new in stored if is_new)
-    if counts is not None and coordination.retrain_due(counts[0] + new, counts[1], settings.retrain_every):
-        retrain.ask(encoder)  # after the commit: the ratings are safe
+    if counts is not None:  # after the commit: the ratings are safe
+        retrain.ask_if_due(encoder, counts[0] + new, counts[1], settings.retrain_every)
     return [rating for rating, _ in stored]
 
 
@@ -386,6 +386,11 @@ class RetrainRequests:
     def may_ask(self, encoder: str) -> bool:
         """False for `interval_s` after asking: no need to count whether a retrain is due."""
         return self._clock() - self._asked.get(encoder, -self.interval_s) >= self.interval_s
+
+    def ask_if_due(self, encoder: str, events: int, at_model: int, every: int) -> None:
+        """Ask once `every` rating events have come since those the current model was trained on."""
+        if coordination.retrain_due(events, at_model, every):
+            self.ask(encoder)
 
     def ask(self, encoder: str) -> None:
         if self.may_ask(encoder):

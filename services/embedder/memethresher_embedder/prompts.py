@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import numpy as np
-from memethresher_shared.db import upsert_insert
+from memethresher_shared.db import session_scope, upsert_insert
 from memethresher_shared.models import PromptVector, TastePrompt
 from memethresher_shared.vectors import to_stored
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
+
+from memethresher_embedder.encoders import Encoder
+from memethresher_embedder.registry import parse_encoder_id
+
+log = logging.getLogger(__name__)
 
 
 def prompts_missing_vectors(session: Session, encoder_id: str) -> list[tuple[int, str]]:
@@ -35,3 +41,19 @@ def embed_prompts(session: Session, encoder_id: str, encode_text: Callable[[list
     if rows:
         session.execute(upsert_insert(session, PromptVector).values(rows).on_conflict_do_nothing())
     return alive
+
+
+def embed_prompts_for(encoders: list[str], encoder_of: Callable[[str], Encoder]) -> dict[str, list[int]]:
+    """Embed the waiting prompts for each of `encoders` that has a text tower: {encoder: prompt ids}. An
+    encoder whose text tower could not load is skipped with the reason logged; its prompts wait."""
+    embedded: dict[str, list[int]] = {}
+    for encoder_id in encoders:
+        if not parse_encoder_id(encoder_id).has_text_tower:
+            continue
+        encoder = encoder_of(encoder_id)
+        if encoder.text is None:
+            log.warning("taste prompts not embedded: encoder %s's text tower %s", encoder_id, encoder.text_missing)
+            continue
+        with session_scope() as session:
+            embedded[encoder_id] = embed_prompts(session, encoder_id, encoder.encode_text)
+    return embedded

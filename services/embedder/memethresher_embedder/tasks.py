@@ -28,8 +28,7 @@ from memethresher_embedder.batches import chunked, embed_memes, memes_missing_ve
 from memethresher_embedder.encoders import get_encoder
 from memethresher_embedder.engine import get_engine
 from memethresher_embedder.pipeline import failure_label
-from memethresher_embedder.prompts import embed_prompts as embed_prompts_of
-from memethresher_embedder.prompts import prompts_missing_vectors
+from memethresher_embedder.prompts import embed_prompts_for, prompts_missing_vectors
 from memethresher_embedder.registry import parse_encoder_id
 from memethresher_embedder.settings import get_embedder_settings
 
@@ -96,16 +95,7 @@ def embed_prompts() -> dict[str, Any]:
     settings = get_embedder_settings()
     with session_scope() as session:
         encoders = encoder_state.encoders_to_embed(session, settings.embedder)
-    embedded: dict[str, list[int]] = {}
-    for encoder_id in encoders:
-        if not parse_encoder_id(encoder_id).has_text_tower:
-            continue
-        encoder = get_encoder(encoder_id)
-        if encoder.text is None:
-            log.warning("taste prompts not embedded: encoder %s's text tower %s", encoder_id, encoder.text_missing)
-            continue
-        with session_scope() as session:
-            embedded[encoder_id] = embed_prompts_of(session, encoder_id, encoder.encode_text)
+    embedded = embed_prompts_for(encoders, get_encoder)
     if encoders[0] in embedded:
         send(tasks.PROMPT_PRIOR, encoders[0])
     return {"encoder": encoders[0], "embedded": embedded}

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from memethresher_shared import encoder_state
-from memethresher_shared.models import PROMPT_PRIOR_KIND, ModelVersion, Score
+from memethresher_shared.models import ModelVersion, Score
 from memethresher_shared.settings import OVERALL
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -109,7 +109,7 @@ def earlier_scores(session: Session, encoder: str, vectors: data.Vectors, n_rati
     scored = select(Score.model_version_id).where(Score.model_version_id == ModelVersion.id).exists()
     older = select(ModelVersion).where(ModelVersion.encoder == encoder, ModelVersion.n_ratings <= n_ratings, scored)
     candidates = session.execute(older.order_by(ModelVersion.n_ratings.desc(), ModelVersion.id.desc())).scalars()
-    version = next((v.id for v in candidates if v.config.get("kind") != PROMPT_PRIOR_KIND), None)
+    version = next((v.id for v in candidates if not v.is_prompt_prior), None)
     if version is None:
         return None
     query = select(Score.meme_id, Score.mean).where(Score.model_version_id == version, Score.axis == OVERALL)

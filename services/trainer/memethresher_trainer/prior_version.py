@@ -24,14 +24,12 @@ from memethresher_trainer.prior import favoured, prior_direction
 from memethresher_trainer.settings import TrainerSettings
 
 
-def is_prior(version: ModelVersion) -> bool:
-    return bool(version.config.get("kind") == PRIOR_KIND)
-
-
 def trained_version(session: Session, encoder: str) -> ModelVersion | None:
     """The newest version of `encoder` trained from ratings (any kind but the prior)."""
-    versions = session.scalars(select(ModelVersion).where(ModelVersion.encoder == encoder).order_by(ModelVersion.id))
-    return next((v for v in reversed(versions.all()) if not is_prior(v)), None)
+    versions = session.scalars(
+        select(ModelVersion).where(ModelVersion.encoder == encoder).order_by(ModelVersion.id.desc())
+    )
+    return next((v for v in versions if not v.is_prompt_prior), None)
 
 
 def prompt_vectors(session: Session, encoder: str) -> tuple[list[list[Any]], np.ndarray, np.ndarray]:

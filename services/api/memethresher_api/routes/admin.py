@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api", tags=["admin"])
 log = logging.getLogger(__name__)
 
 
-def _enqueue(what: str, action: Any) -> QueuedOut:
+def enqueue(what: str, action: Any) -> QueuedOut:
     """Run `action` (which enqueues work); a broker problem is reported, not raised as a 5xx."""
     try:
         result = action()
@@ -62,7 +62,7 @@ def retry_meme(meme_id: IdPath, session: SessionDep, settings: SettingsDep) -> Q
         field_error("path", "meme_id", f"no meme {meme_id}", status=404)
     meme.status, meme.failure_reason = "new", None
     session.commit()
-    return _enqueue(f"embedding of meme {meme_id}", lambda: send(tasks.EMBED_BATCH, [meme_id]))
+    return enqueue(f"embedding of meme {meme_id}", lambda: send(tasks.EMBED_BATCH, [meme_id]))
 
 
 def _source_out(source: Source) -> SourceOut:
@@ -137,7 +137,7 @@ def retry_source(source_id: IdPath, session: SessionDep) -> QueuedOut:
         field_error("path", "source_id", f"no source {source_id}", status=404)
     waiting = retry_now(session, source_id)
     session.commit()  # before the crawl is queued, so the worker finds the posts due
-    queued = _enqueue(f"crawl of source {source_id}", lambda: send(tasks.CRAWL_SOURCE, source_id))
+    queued = enqueue(f"crawl of source {source_id}", lambda: send(tasks.CRAWL_SOURCE, source_id))
     if queued.queued and waiting:
         return queued.model_copy(update={"detail": f"{queued.detail}; {waiting} waiting posts fetched again"})
     return queued
@@ -147,7 +147,7 @@ def retry_source(source_id: IdPath, session: SessionDep) -> QueuedOut:
 def crawl_now(source_id: IdPath, session: SessionDep) -> QueuedOut:
     if session.get(Source, source_id) is None:
         field_error("path", "source_id", f"no source {source_id}", status=404)
-    return _enqueue(f"crawl of source {source_id}", lambda: send(tasks.CRAWL_SOURCE, source_id))
+    return enqueue(f"crawl of source {source_id}", lambda: send(tasks.CRAWL_SOURCE, source_id))
 
 
 @router.get("/models", response_model=list[ModelVersionOut])
@@ -161,7 +161,7 @@ def make_current(model_version_id: IdPath, session: SessionDep) -> QueuedOut:
     """Queue the switch to this version; the trainer makes it under the training lock, then rescores."""
     if session.get(ModelVersion, model_version_id) is None:
         field_error("path", "model_version_id", f"no model version {model_version_id}", status=404)
-    return _enqueue(f"making model version {model_version_id} current",
+    return enqueue(f"making model version {model_version_id} current",
                     lambda: send(tasks.MAKE_CURRENT, model_version_id))  # fmt: skip
 
 
@@ -173,7 +173,7 @@ def pin(model_version_id: IdPath, session: SessionDep) -> ModelVersionOut:
     version = model_versions.get_version(session, model_version_id)
     model_versions.pin_version(session, version)
     if not version.is_current:
-        _enqueue(f"making model version {model_version_id} current", lambda: send(tasks.MAKE_CURRENT, version.id))
+        enqueue(f"making model version {model_version_id} current", lambda: send(tasks.MAKE_CURRENT, version.id))
     return ModelVersionOut.model_validate(version, from_attributes=True)
 
 
@@ -210,14 +210,14 @@ def compare_models(
 @router.post("/models/retrain", response_model=QueuedOut)
 def retrain(settings: SettingsDep) -> QueuedOut:
     encoder = serving_encoder(settings.embedder)
-    return _enqueue("a retrain", lambda: coordination.request_retrain(coordination.redis_client(), encoder))
+    return enqueue("a retrain", lambda: coordination.request_retrain(coordination.redis_client(), encoder))
 
 
 @router.post("/models/sweep", response_model=QueuedOut)
 def sweep() -> QueuedOut:
-    return _enqueue("a hyperparameter sweep", lambda: send(tasks.SWEEP))
+    return enqueue("a hyperparameter sweep", lambda: send(tasks.SWEEP))
 
 
 @router.post("/models/rescore", response_model=QueuedOut)
 def rescore() -> QueuedOut:
-    return _enqueue("a rescore of every meme", lambda: send(tasks.SCORE_ALL))
+    return enqueue("a rescore of every meme", lambda: send(tasks.SCORE_ALL))

@@ -4,7 +4,6 @@ scores with them (a model version of kind "prompt prior") until a model is train
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Literal
 
@@ -13,7 +12,7 @@ from memethresher_shared import tasks
 from memethresher_shared.celery_app import send
 from memethresher_shared.encoder_registry import parse_encoder_id
 from memethresher_shared.encoder_state import serving_encoder
-from memethresher_shared.models import PROMPT_PRIOR_KIND, PromptVector, TastePrompt
+from memethresher_shared.models import PromptVector, TastePrompt
 from memethresher_shared.versions import current_version
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
@@ -21,9 +20,9 @@ from sqlalchemy.exc import IntegrityError
 
 from memethresher_api.deps import IdPath, SessionDep, SettingsDep, not_found
 from memethresher_api.errors import Conflict
+from memethresher_api.routes.admin import enqueue
 
 router = APIRouter(prefix="/api/prompts", tags=["prompts"])
-log = logging.getLogger(__name__)
 
 # SigLIP reads 64 tokens of text: a few dozen words; a longer prompt would be cut without a word.
 MAX_PROMPT = 200
@@ -73,14 +72,6 @@ def _refuse_without_text_tower(encoder: str) -> None:
         raise Conflict(f"the active encoder {encoder} has no text tower: switch to a SigLIP encoder to use prompts")
 
 
-def _enqueue(name: str, *args: object) -> None:
-    """Send `name`; with the broker away the prompt waits for the next add or delete to send it again."""
-    try:
-        send(name, *args)
-    except Exception:
-        log.warning("could not queue %s", name, exc_info=True)
-
-
 @router.get("", response_model=PromptsOut)
 def list_prompts(session: SessionDep, settings: SettingsDep) -> PromptsOut:
     """Every prompt, oldest first, whether the active encoder has embedded it, and what scores the memes."""
@@ -88,9 +79,7 @@ def list_prompts(session: SessionDep, settings: SettingsDep) -> PromptsOut:
     embedded = set(session.scalars(select(PromptVector.prompt_id).where(PromptVector.encoder == encoder)))
     prompts = session.scalars(select(TastePrompt).order_by(TastePrompt.id)).all()
     model = current_version(session, encoder)
-    scoring: Scoring = (
-        "none" if model is None else "prompts" if model.config.get("kind") == PROMPT_PRIOR_KIND else "ratings"
-    )
+    scoring: Scoring = "none" if model is None else "prompts" if model.is_prompt_prior else "ratings"
     return PromptsOut(
         encoder=encoder,
         text_tower=parse_encoder_id(encoder).has_text_tower,
@@ -117,7 +106,8 @@ def add_prompt(body: PromptIn, session: SessionDep, settings: SettingsDep) -> Pr
     except IntegrityError:  # the same text added by a request in between
         session.rollback()
         raise Conflict(f"{body.text!r} is a prompt already: delete it first to change it") from None
-    _enqueue(tasks.EMBED_PROMPTS)
+    # With the broker away the prompt waits: the embedders' sweep sends the prompts still without a vector.
+    enqueue("the embedding of prompts", lambda: send(tasks.EMBED_PROMPTS))
     return PromptOut(id=prompt.id, text=prompt.text, like=prompt.liked, created_at=prompt.created_at, embedded=False)
 
 
@@ -131,5 +121,5 @@ def delete_prompt(prompt_id: IdPath, session: SessionDep, settings: SettingsDep)
     session.commit()
     encoder = serving_encoder(settings.embedder)
     if parse_encoder_id(encoder).has_text_tower:
-        _enqueue(tasks.PROMPT_PRIOR, encoder)
+        enqueue("scoring with the prompts", lambda: send(tasks.PROMPT_PRIOR, encoder))
     return Response(status_code=204)

@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from memethresher_shared import coordination, tasks
 from memethresher_shared.celery_app import send
 
-from memethresher_api.routes.admin import _enqueue
+from memethresher_api.routes.admin import enqueue
 from memethresher_api.schemas import QueuedOut
 
 router = APIRouter(prefix="/api/reddit", tags=["admin"])
@@ -35,4 +35,4 @@ def last_check() -> dict[str, Any]:
 @router.post("/check", response_model=QueuedOut, status_code=202)
 def request_check() -> QueuedOut:
     """Ask a crawler worker to try each door to Reddit now."""
-    return _enqueue("a check of Reddit access", lambda: send(tasks.REDDIT_CHECK))
+    return enqueue("a check of Reddit access", lambda: send(tasks.REDDIT_CHECK))
