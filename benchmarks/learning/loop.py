@@ -43,16 +43,16 @@ LEARNERS: dict[str, dict[str, Any]] = {
 
 def strategy_chooser(strategy: str, draw: int = 0, vectors: np.ndarray | None = None) -> Chooser:
     """The product's acquisition `strategy` ('name+random': half of each batch random); `draw` seeds the
-    candidate sample it picks from; `diverse` reads the pool's embeddings `vectors`."""
+    candidate sample it picks from; `diverse` and `balpm` read the pool's embeddings `vectors`; `epig` aims
+    at the decision the benchmark judges, the top GOOD_FRACTION."""
     name, _, mix = strategy.partition("+")
     fraction = 0.5 if mix == "random" else 0.0
 
     def choose(member: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarray, np.ndarray]:
         # A run rates fewer than 10,000 pairs, so no two draws ever share a candidate seed.
         seed = len(pairs) + 10_000 * draw
-        proposal = propose(
-            member, n, name, exclude=(pairs.a, pairs.b), seed=seed, random_fraction=fraction, vectors=vectors
-        )
+        proposal = propose(member, n, name, exclude=(pairs.a, pairs.b), seed=seed, random_fraction=fraction,
+                           vectors=vectors, keep_fraction=GOOD_FRACTION)  # fmt: skip
         return proposal.a, proposal.b
 
     return choose

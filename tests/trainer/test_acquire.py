@@ -155,3 +155,75 @@ def test_diverse_batches_move_on_to_memes_the_earlier_ones_left_out() -> None:
     # Three batches of 32 memes, each while at least 4 x 32 are unrated: 96 different ones, not the same
     # outliers again and again.
     assert len(set(np.r_[rated_a, rated_b].tolist())) == 96
+
+
+def epig_reference(scores: np.ndarray, a: int, b: int, targets: np.ndarray, keep_fraction: float) -> float:
+    """Mutual information between a pair's answer and each target's keep decision, the ensemble a uniform
+    mixture of its members, by summing the four joint outcomes; mean over the targets."""
+    top = int(np.ceil(len(scores) * keep_fraction))
+    threshold = np.sort(scores, axis=0)[-top]  # the lowest of each member's top memes
+    win = 1 / (1 + np.exp(-(scores[a].astype(np.float64) - scores[b])))  # (M,)
+    infos = []
+    for t in targets:
+        keep = 1 / (1 + np.exp(-(scores[t].astype(np.float64) - threshold)))
+        info = 0.0
+        for pw in (win, 1 - win):
+            for pk in (keep, 1 - keep):
+                joint = (pw * pk).mean()
+                info += joint * np.log(joint / (pw.mean() * pk.mean()))
+        infos.append(info)
+    return float(np.mean(infos))
+
+
+def test_epig_values_match_the_formula() -> None:
+    from memethresher_trainer.acquire import epig_values, keep_probabilities
+
+    scores = member_scores(n=40)
+    a, b = candidate_pairs(40, 10_000, np.random.default_rng(0))
+    targets = np.arange(0, 40, 3)
+    keep = keep_probabilities(torch.from_numpy(scores), 0.25)[torch.from_numpy(targets)]
+    got = epig_values(torch.from_numpy(scores), torch.from_numpy(a), torch.from_numpy(b), keep).numpy()
+    want = [epig_reference(scores, i, j, targets, 0.25) for i, j in zip(a[:50], b[:50], strict=True)]
+    np.testing.assert_allclose(got[:50], want, rtol=1e-3, atol=1e-7)
+
+
+def test_epig_asks_about_memes_near_the_curation_threshold_where_bald_cannot_tell() -> None:
+    rng = np.random.default_rng(0)
+    # Enough members that chance agreement between members' scores of unrelated memes carries no weight.
+    members = 64
+    far_below = -8 + rng.normal(size=(20, members))  # surely discarded, members unsure of their order
+    near = rng.normal(size=(20, members))  # as unsure, around the threshold
+    kept = 8 + rng.normal(scale=0.1, size=(10, 1)) + np.zeros(members)  # surely kept, all agree
+    scores = np.vstack([far_below, near, kept]).astype(np.float32)
+    is_near = np.r_[np.zeros(20), np.ones(20), np.zeros(10)].astype(bool)
+    # With the top 30% kept, the threshold falls among the "near" memes.
+    epig = propose(scores, 10, "epig", keep_fraction=0.3, max_per_meme=2)
+    assert is_near[np.r_[epig.a, epig.b]].all()
+    bald = propose(scores, 10, "bald", max_per_meme=2)
+    assert not is_near[np.r_[bald.a, bald.b]].all()  # BALD values the far-below pairs as much
+
+
+def test_balpm_goes_to_memes_far_from_every_rated_one_and_spreads_its_batch() -> None:
+    vectors, cluster = clustered()
+    scores = np.zeros((len(vectors), 8), dtype=np.float32)  # no model preference at all: BALD is flat
+    rated = (np.arange(0, 100, 2), np.arange(1, 101, 2))  # only memes of the big cluster have been rated
+    proposal = propose(scores, 2, "balpm", exclude=rated, max_per_meme=1, vectors=vectors)
+    # Both small clusters in one batch of two pairs: after a pick, its cluster is no longer far from
+    # everything chosen.
+    assert set(cluster[np.r_[proposal.a, proposal.b]].tolist()) == {1, 2}
+    assert set(proposal.chosen_by) == {"balpm"}
+
+
+def test_balpm_weighs_uncertainty_against_novelty() -> None:
+    vectors, cluster = clustered()
+    scores = np.zeros((len(vectors), 8), dtype=np.float32)
+    scores[:20] = np.tile([3.0, -3.0], 4) * np.linspace(1, 2, 20)[:, None]  # members split on 20 big-cluster memes
+    rated = (np.arange(100, 200, 2), np.arange(101, 201, 2))
+    proposal = propose(scores, 4, "balpm", exclude=rated, max_per_meme=1, vectors=vectors)
+    # The disputed memes are close to rated ones but far more uncertain: some of them are asked.
+    assert (np.r_[proposal.a, proposal.b] < 20).any()
+
+
+def test_strategies_reading_embeddings_refuse_to_run_without_them() -> None:
+    with pytest.raises(ValueError, match="balpm strategy needs the embeddings"):
+        propose(member_scores(), 4, "balpm")

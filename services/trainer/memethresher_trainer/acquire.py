@@ -4,6 +4,14 @@ Each member scores each meme once (N x M); a candidate pair then costs M subtrac
 sigmoid, so millions of candidates are cheap. A batch spreads over many memes: each meme
 appears in at most `max_per_meme` pairs. `diverse` needs no model: random pairs among memes spread over the
 embedding space by greedy k-center selection.
+
+Two strategies from the literature for this case (issue 15, section 3):
+- `epig`: expected predictive information gain (Bickford Smith et al., AISTATS 2023), here the information a
+  pair's answer carries about the keep/discard decision on a sample of the stream, so pairs that settle
+  memes near the curation threshold are worth more than pairs that settle the order far from it.
+- `balpm`: BAL-PM (Melo et al., NeurIPS 2024): BALD's epistemic uncertainty plus a bonus for memes far from
+  every meme already rated or chosen in the batch, the nearest-neighbour estimate of the gain in entropy of
+  the rated memes' feature distribution; the batch is chosen greedily, the bonus updated after each pick.
 """
 
 from __future__ import annotations
@@ -15,12 +23,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-STRATEGIES = ("variance", "uncertainty", "bald", "random", "diverse")
+STRATEGIES = ("variance", "uncertainty", "bald", "random", "diverse", "epig", "balpm")
+NEEDS_VECTORS = ("diverse", "balpm")
 # k-center alone returns to the same outlying memes every batch; choosing among the least rated memes,
 # this many per pick, moves each batch on to memes the earlier ones left out.
 POOL_PER_PICK = 4
 # Small chunks keep the (chunk, M) temporaries in cache: several times faster than large ones.
 CHUNK = 1 << 16
+# EPIG and BAL-PM read every candidate against many memes or once per pick: a random sample of this many
+# unrated pairs keeps a batch to about a second.
+SAMPLED_CANDIDATES = 200_000
+EPIG_TARGETS = 256  # memes of the stream whose keep/discard decision the information is about
+BALPM_WEIGHT = 1.0  # the entropy bonus against BALD, both standardised over the candidates
 
 
 @dataclass
@@ -207,6 +221,110 @@ def _diverse_choice(
     return a, b, value, chosen
 
 
+def keep_probabilities(member_scores: torch.Tensor, keep_fraction: float) -> torch.Tensor:
+    """Each member's P(keep) of each meme (N, M): sigmoid of its score less that member's curation threshold,
+    the score of its top `keep_fraction` (the learned keep threshold's form, P(keep) = sigmoid(s - t))."""
+    # kthvalue, not quantile: quantile refuses inputs of over 16M scores.
+    n = len(member_scores)
+    kept = min(n, max(1, int(np.ceil(n * keep_fraction))))
+    threshold = member_scores.kthvalue(n - kept + 1, dim=0).values  # the lowest of each member's top `kept`
+    return torch.sigmoid(member_scores - threshold)
+
+
+def epig_values(member_scores: torch.Tensor, a: torch.Tensor, b: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean over the `targets`' keep probabilities (T, M) of the mutual information between a pair's answer
+    and a target meme's keep/discard decision, under the ensemble as a uniform mixture of its members: (C,)."""
+    eps = 1e-7
+    q = targets.t().contiguous()  # (M, T)
+    members = member_scores.shape[1]
+    keep = targets.mean(dim=1).unsqueeze(0)  # (1, T)
+    out = torch.empty(len(a), dtype=member_scores.dtype)
+    with torch.no_grad():
+        for start in range(0, len(a), CHUNK // 8):  # (chunk, T) temporaries
+            sl = slice(start, start + CHUNK // 8)
+            p = (member_scores[a[sl]] - member_scores[b[sl]]).sigmoid_()  # (C, M): P(a beats b) per member
+            win = p.mean(dim=1, keepdim=True)
+            both = p @ q / members  # P(a wins and the target is kept)
+            cells = (both, win - both, keep - both, 1 - win - keep + both)
+            margins = (win * keep, win * (1 - keep), (1 - win) * keep, (1 - win) * (1 - keep))
+            info = torch.zeros_like(both)
+            for joint, margin in zip(cells, margins, strict=True):
+                info += joint.clamp(min=0) * (joint.clamp(min=eps).log() - margin.clamp(min=eps).log())
+            out[sl] = info.mean(dim=1)
+    return out
+
+
+def _epig_value(
+    member_scores: np.ndarray, a: np.ndarray, b: np.ndarray, keep_fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    scores = torch.from_numpy(np.ascontiguousarray(member_scores, dtype=np.float32))
+    stream = rng.choice(len(scores), size=min(EPIG_TARGETS, len(scores)), replace=False)
+    targets = keep_probabilities(scores, keep_fraction)[torch.from_numpy(stream)]
+    return epig_values(scores, torch.from_numpy(a), torch.from_numpy(b), targets).numpy()
+
+
+def nearest_distance(x: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
+    """Each unit vector's distance to the nearest of the unit vectors `others` (2, the largest, if none)."""
+    out = torch.full((len(x),), 2.0)
+    with torch.no_grad():
+        for start in range(0, len(others), 4096):  # (N, 4096) at a time
+            cos = x @ others[start : start + 4096].t()
+            torch.minimum(out, (2 - 2 * cos.max(dim=1).values).clamp_(min=0).sqrt_(), out=out)
+    return out
+
+
+def _standard(v: np.ndarray) -> tuple[float, float]:
+    return float(v.mean()), float(v.std()) or 1.0
+
+
+def _balpm_choice(
+    member_scores: np.ndarray,
+    vectors: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    n_pairs: int,
+    max_per_meme: int,
+    exclude: tuple[np.ndarray, np.ndarray] | None,
+    uses: dict[int, int],
+    taken: set[int],
+) -> tuple[np.ndarray, list[int]]:
+    """Greedy BAL-PM batch: each pick maximises standardised BALD plus `BALPM_WEIGHT` x the standardised
+    log distance of its memes to the nearest meme rated or picked so far (the Kozachenko-Leonenko entropy
+    estimate grows with the log of that distance). Returns each candidate's value when last scored and
+    the chosen candidates."""
+    scores = torch.from_numpy(np.ascontiguousarray(member_scores, dtype=np.float32))
+    bald = pair_values(scores, torch.from_numpy(a), torch.from_numpy(b), "bald").numpy()
+    x = F.normalize(torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)), dim=1)
+    rated = np.unique(np.r_[exclude[0], exclude[1]]) if exclude is not None else np.empty(0, dtype=np.int64)
+    distance = nearest_distance(x, x[torch.from_numpy(rated.astype(np.int64))])
+    log_distance = distance.clamp(min=1e-3).log().numpy()
+    novelty = (log_distance[a] + log_distance[b]) / 2
+    (bald_mu, bald_sd), (nov_mu, nov_sd) = _standard(bald), _standard(novelty)  # fixed: one scale per batch
+    base = (bald - bald_mu) / bald_sd
+    blocked = np.zeros(len(a), dtype=bool)
+    blocked[list(taken)] = True
+    for meme, count in uses.items():
+        if count >= max_per_meme:
+            blocked |= (a == meme) | (b == meme)
+    picked = np.zeros(len(a))
+    chosen: list[int] = []
+    while len(chosen) < n_pairs and not blocked.all():
+        novelty = (log_distance[a] + log_distance[b]) / 2
+        value = np.where(blocked, -np.inf, base + BALPM_WEIGHT * (novelty - nov_mu) / nov_sd)
+        i = int(np.argmax(value))
+        picked[i] = value[i]
+        chosen.append(i)
+        taken.add(i)
+        blocked[i] = True
+        for meme in (int(a[i]), int(b[i])):
+            uses[meme] = uses.get(meme, 0) + 1
+            if uses[meme] >= max_per_meme:
+                blocked |= (a == meme) | (b == meme)
+            near = (2 - 2 * (x @ x[meme])).clamp_(min=0).sqrt_().clamp_(min=1e-3).log_().numpy()
+            np.minimum(log_distance, near, out=log_distance)
+    return picked, chosen
+
+
 def _values(
     member_scores: np.ndarray, a: np.ndarray, b: np.ndarray, strategy: str, rng: np.random.Generator
 ) -> np.ndarray:
@@ -227,11 +345,13 @@ def propose(
     seed: int = 0,
     random_fraction: float = 0.0,
     vectors: np.ndarray | None = None,
+    keep_fraction: float = 0.05,
 ) -> Proposal:
     """Choose up to `n_pairs` pairs to rate from member scores (N, M); `exclude` holds rated pairs.
 
     A `random_fraction` of the batch is drawn at random (exploration); the rest by `strategy`. `diverse`
-    reads the memes' embeddings `vectors` (N, D), in the rows of `member_scores`.
+    and `balpm` read the memes' embeddings `vectors` (N, D), in the rows of `member_scores`; `epig` the
+    curation queue's share of the memes, `keep_fraction`.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
@@ -239,9 +359,14 @@ def propose(
         raise ValueError(f"member scores must be (N, M), got {member_scores.shape}")
     n = member_scores.shape[0]
     rng = np.random.default_rng(seed)
-    if strategy == "diverse" and (vectors is None or len(vectors) != n):
-        raise ValueError(f"the diverse strategy needs the embeddings of the {n} scored memes")
+    if strategy in NEEDS_VECTORS and (vectors is None or len(vectors) != n):
+        raise ValueError(f"the {strategy} strategy needs the embeddings of the {n} scored memes")
+    if not 0 < keep_fraction < 1:
+        raise ValueError(f"keep_fraction must be in (0, 1), not {keep_fraction}")
     a, b = unrated_pairs(n, max_candidates, rng, exclude)
+    if strategy in ("epig", "balpm") and len(a) > SAMPLED_CANDIDATES:
+        sample = np.sort(rng.choice(len(a), size=SAMPLED_CANDIDATES, replace=False))
+        a, b = a[sample], b[sample]
     n_random = int(round(n_pairs * random_fraction)) if strategy != "random" else 0
     uses: dict[int, int] = {}
     taken: set[int] = set()
@@ -249,6 +374,13 @@ def propose(
         a, b, value, chosen = _diverse_choice(
             vectors, (a, b), n_pairs - n_random, max_per_meme, rng, exclude, uses, taken
         )
+    elif vectors is not None and strategy == "balpm":
+        value, chosen = _balpm_choice(
+            member_scores, vectors, a, b, n_pairs - n_random, max_per_meme, exclude, uses, taken
+        )
+    elif strategy == "epig":
+        value = _epig_value(member_scores, a, b, keep_fraction, rng)
+        chosen = select(a, b, np.argsort(-value, kind="stable"), n_pairs - n_random, max_per_meme, uses, taken)
     else:
         value = _values(member_scores, a, b, strategy, rng)
         chosen = select(a, b, np.argsort(-value, kind="stable"), n_pairs - n_random, max_per_meme, uses, taken)

@@ -187,6 +187,7 @@ def acquire(
             random_fraction=settings.acquisition_random_fraction,
             seed=version.id + head,
             vectors=vectors.matrix,
+            keep_fraction=settings.curation_top_fraction_of(axis),
         )
         batches[axis] = (publish.publish_batch(session, version.id, proposal, vectors.ids, axis), len(proposal.a))
         exclude = (np.concatenate([exclude[0], proposal.a]), np.concatenate([exclude[1], proposal.b]))

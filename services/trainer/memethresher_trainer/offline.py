@@ -27,6 +27,7 @@ from memethresher_trainer.train import Pairs, fit, threshold_rows
 EXISTING = click.Path(exists=True, path_type=Path)
 # The trainer service's default, read from the field so the environment is not needed to build the CLI.
 STRATEGY = TrainerSettings.model_fields["acquisition_strategy"].default
+KEEP_FRACTION = TrainerSettings.model_fields["curation_top_fraction"].default
 
 
 def clear_errors(command: Callable[..., None]) -> Callable[..., None]:
@@ -205,12 +206,15 @@ def score(model_dir: Path, embeddings: Path | None, export: Path | None, encoder
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--random-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="share of the pairs drawn at random (exploration)")  # fmt: skip
+@click.option("--keep-fraction", default=KEEP_FRACTION, show_default=True,
+              type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="share of the memes curation keeps (the decision epig aims at)")  # fmt: skip
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSON lines")
 @axis_option
 @clear_errors
 def acquire(model_dir: Path, embeddings: Path | None, ratings: Path | None, export: Path | None,
             encoder: str | None, n_pairs: int, strategy: str, max_per_meme: int, seed: int,
-            random_fraction: float, out: Path, axis: str | None) -> None:  # fmt: skip
+            random_fraction: float, keep_fraction: float, out: Path, axis: str | None) -> None:  # fmt: skip
     """Choose N pairs to rate next (on --axis, with its head, never a pair rated on it); lines
     {"a", "b", "strategy", "acquisition"}."""
     files = inputs(export, encoder, embeddings, ratings, need=("ratings",))
@@ -218,7 +222,8 @@ def acquire(model_dir: Path, embeddings: Path | None, ratings: Path | None, expo
     rated = files.pairs({k: i for i, k in enumerate(ids)}, config.targets, axis)
     member = wide.member_scores(vectors)[:, :, head_of(config, model_dir, axis)]
     proposal = propose(member, n_pairs, strategy, exclude=(rated.a, rated.b), max_per_meme=max_per_meme,
-                       seed=seed, random_fraction=random_fraction, vectors=vectors)  # fmt: skip
+                       seed=seed, random_fraction=random_fraction, vectors=vectors,
+                       keep_fraction=keep_fraction)  # fmt: skip
     with out.open("w") as handle:
         for a, b, value, by in zip(proposal.a, proposal.b, proposal.value, proposal.chosen_by, strict=True):
             line = {"a": ids[a], "b": ids[b], "strategy": str(by), "acquisition": float(value)}

@@ -98,6 +98,7 @@ def _publish(session: Session, settings: TrainerSettings, version: ModelVersion)
         random_fraction=settings.acquisition_random_fraction,
         seed=version.id,
         vectors=favourites.matrix,
+        keep_fraction=settings.curation_top_fraction_of(OVERALL),
     )
     # Named for what chose the memes, so the rating page does not call them pairs spread over all memes.
     proposal = dataclasses.replace(proposal, strategy=PRIOR_KIND)

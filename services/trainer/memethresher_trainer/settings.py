@@ -40,7 +40,9 @@ class TrainerSettings(Settings):
     # draws of six families it was 0.005 AUROC behind random pairs at 1,000-1,512 ratings on average and
     # worse in the worst family (conv -0.013 against the seed recipe, random pairs' worst -0.004), and
     # behind at 128 ratings in three families (benchmarks/RESULTS.md, learning, eighth round).
-    acquisition_strategy: str = Field(default="random", pattern="^(variance|uncertainty|bald|random|diverse)$")
+    acquisition_strategy: str = Field(
+        default="random", pattern="^(variance|uncertainty|bald|random|diverse|epig|balpm)$"
+    )
     acquisition_max_per_meme: int = Field(default=2, ge=1)
     # Share of each batch drawn at random, for exploring the whole collection (see above for 0).
     acquisition_random_fraction: float = Field(default=0.0, ge=0, le=1)
