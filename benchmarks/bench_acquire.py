@@ -1,11 +1,13 @@
 """Candidate pairs evaluated per second by each acquisition strategy, from per-member scores, and the time
-of a batch of the default `diverse` strategy (k-center over the embeddings) at the product's sizes.
+of a batch of the strategies that do more than score candidates (`diverse`: k-center over the embeddings;
+`epig`: information about the keep decisions of a sample of memes; `balpm`: greedy picks against the
+rated memes' embeddings) at the product's sizes.
 
     python benchmarks/bench_acquire.py [--quick]
 
 Writes benchmarks/results/acquire.json (`candidate_pairs_per_s`: variance, the seed's strategy,
-with M=16 members; target >= 10 million/s; `diverse`: seconds for a batch of 64 pairs among 50,000 memes
-of 1,280 dimensions, before any rating and after 5,000 rated pairs).
+with M=16 members; target >= 10 million/s; `batch_s`: seconds for a batch of 64 pairs among 50,000 memes
+of 1,280 dimensions by each of those strategies, before any rating and after 5,000 rated pairs).
 """
 
 from __future__ import annotations
@@ -36,15 +38,15 @@ def best_rate(scores: torch.Tensor, a: torch.Tensor, b: torch.Tensor, strategy: 
     return len(a) / best
 
 
-def diverse_batch_s(scores: np.ndarray, vectors: np.ndarray, rated: int, repeats: int) -> float:
-    """Seconds for one `diverse` batch of BATCH pairs (best of `repeats`) after `rated` random rated pairs:
-    the least rated memes it picks among are every unrated one, nearly all memes in a large collection."""
+def batch_s(strategy: str, scores: np.ndarray, vectors: np.ndarray, rated: int, repeats: int) -> float:
+    """Seconds for one batch of BATCH pairs by `strategy` (best of `repeats`) after `rated` random rated
+    pairs (for `diverse` the least rated memes it picks among are then every unrated one)."""
     rng = np.random.default_rng(1)
     exclude = candidate_pairs(len(vectors), rated, rng) if rated else None
     best = float("inf")
     for seed in range(repeats):
         started = time.perf_counter()
-        proposal = propose(scores, BATCH, "diverse", exclude=exclude, seed=seed, vectors=vectors)
+        proposal = propose(scores, BATCH, strategy, exclude=exclude, seed=seed, vectors=vectors)
         best = min(best, time.perf_counter() - started)
         assert len(proposal.a) == BATCH
     return best
@@ -70,12 +72,14 @@ def main() -> None:
         print(f"{strategy:12} {rate:14,.0f}")
     print(f"a batch of {len(proposal.a)} pairs from 2M candidates (sample, score, select): {propose_s:.2f}s")
     vectors = rng.normal(size=(n_memes, DIM)).astype(np.float32)
-    diverse = {f"rated_{rated}": diverse_batch_s(scores.numpy(), vectors, rated, repeats) for rated in (0, 5_000)}
-    for key, seconds in diverse.items():
-        print(f"diverse: {BATCH} pairs among {n_memes} x {DIM} memes, {key.replace('_', ' ')}: {seconds:.2f}s")
+    batches = {strategy: {f"rated_{rated}": batch_s(strategy, scores.numpy(), vectors, rated, repeats)
+                          for rated in (0, 5_000)} for strategy in ("diverse", "epig", "balpm")}  # fmt: skip
+    for strategy, times in batches.items():
+        for key, seconds in times.items():
+            print(f"{strategy}: {BATCH} pairs among {n_memes} x {DIM} memes, {key.replace('_', ' ')}: {seconds:.2f}s")
     result = {"candidate_pairs_per_s": rates["variance"], "by_strategy": rates, "members": members,
               "memes": n_memes, "candidates": len(a), "propose_64_from_2M_s": propose_s,
-              "diverse_batch_s": diverse, "diverse_dim": DIM, "quick": args.quick,
+              "diverse_batch_s": batches["diverse"], "batch_s": batches, "dim": DIM, "quick": args.quick,
               "machine": platform.machine(), "threads": torch.get_num_threads()}  # fmt: skip
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2))
