@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 from memethresher_shared.db import session_scope
-from memethresher_shared.models import Rating
+from memethresher_shared.models import ModelVersion, Rating
 from sqlalchemy import select
 
-from tests.api.helpers import Server, add_memes
+from tests.api.helpers import Server, add_memes, add_model
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
@@ -81,3 +81,22 @@ def test_tapping_the_controls_stores_every_choice(page: Page) -> None:
     page.locator("#choices [data-action='undo']").tap()  # the last choice, "b", is taken back
     assert shown(page, 7) == expected[-1][:2]  # its pair in front again
     assert stored_when_saved(page) == sorted(expected[:-1])
+
+
+def test_the_stopping_signal_reads_as_a_floor_until_a_version_100_ratings_back_exists(page: Page) -> None:
+    add_memes(4)
+    version = add_model()
+    early = {"next_ratings": 100, "decision_change_share": 0.012, "decision_changes": 6,
+             "disagreement_share": 0.012, "observed_change_share": None}  # fmt: skip
+    with session_scope() as session:
+        session.get_one(ModelVersion, version).metrics = {"stopping": early}
+    page.goto("/rate")
+    signal = page.locator("#stopping-changes")
+    signal.wait_for()
+    assert signal.inner_text() == "at least 6 keep/discard decisions (1.2%) may change; too early to say how many more"
+    later = dict(early, decision_change_share=0.034, decision_changes=17, observed_change_share=0.048)
+    with session_scope() as session:
+        session.get_one(ModelVersion, version).metrics = {"stopping": later}
+    page.reload()
+    page.wait_for_function("document.getElementById('stopping-changes').textContent.startsWith('~')")
+    assert signal.inner_text() == "~17 keep/discard decisions (3.4%) may change"
