@@ -80,7 +80,7 @@ def run_world(world: World, args: argparse.Namespace) -> dict[str, Any]:
         signals = parse_signals(strategy)
         config = learner_config(world, learner)
         runs[name] = []
-        for draw in range(args.draws):
+        for draw in range(args.first_draw, args.first_draw + args.draws):
             choose = strategy_chooser(signals.acquisition, draw, world.x[world.pool])
             curve = run_ours(world, choose, args.budget, config, signals)
             runs[name].append({"draw": draw, "summary": report.summarize(curve, seed["curve"]), "curve": curve})
@@ -117,6 +117,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--families", default=",".join(FAMILIES), help=f"taste families of {sorted(FAMILIES)}")
     parser.add_argument("--worlds", help="world indices (default 0,1,2; --quick 0); tuning worlds are 100-102")
     parser.add_argument("--draws", type=int, help="runs of each strategy a world (default 2; --quick 1)")
+    parser.add_argument("--first-draw", type=int, default=0,
+                        help="index of the first draw: adds draws to an earlier run's, for --merge")  # fmt: skip
     parser.add_argument("--strategies", default=f"{DEFAULT},random",
                         help=f"acquisition[@learner], learners {sorted(LEARNERS)}; '+random': half random")  # fmt: skip
     parser.add_argument("--stand-in", type=int, default=0,
@@ -138,14 +140,15 @@ def parse() -> argparse.Namespace:
 
 
 def merge_worlds(parts: list[dict]) -> list[dict]:
-    """One record per world, with the strategies of every part that ran in it."""
+    """One record per world, with the strategies of every part that ran in it; a strategy's draws from
+    several parts are pooled (a later part's run of the same draw replaces the earlier one)."""
     merged: dict[tuple[str, int], dict] = {}
     for world in (w for part in parts for w in part["worlds"]):
         key = (world["family"], world["world"])
-        if key in merged:
-            merged[key]["runs"] |= world["runs"]
-        else:
-            merged[key] = dict(world, runs=dict(world["runs"]))
+        record = merged.setdefault(key, dict(world, runs={}))
+        for name, runs in world["runs"].items():
+            draws = {run["draw"]: run for run in record["runs"].get(name, [])} | {run["draw"]: run for run in runs}
+            record["runs"][name] = [draws[d] for d in sorted(draws)]
     return list(merged.values())
 
 
