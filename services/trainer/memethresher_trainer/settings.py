@@ -39,7 +39,8 @@ class TrainerSettings(Settings):
     # between draws. Uncertainty did not (fifth round), nor did k-center spreading ("diverse"): over 2-3
     # draws of six families it was 0.005 AUROC behind random pairs at 1,000-1,512 ratings on average and
     # worse in the worst family (conv -0.013 against the seed recipe, random pairs' worst -0.004), and
-    # behind at 128 ratings in three families (benchmarks/RESULTS.md, learning, eighth round).
+    # behind at 128 ratings in three families (benchmarks/RESULTS.md, learning, eighth round). EPIG and
+    # BAL-PM trailed random pairs in all six families over two draws (ninth round).
     acquisition_strategy: str = Field(
         default="random", pattern="^(variance|uncertainty|bald|random|diverse|epig|balpm)$"
     )
