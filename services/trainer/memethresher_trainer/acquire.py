@@ -301,8 +301,8 @@ def _balpm_choice(
 ) -> tuple[np.ndarray, list[int]]:
     """Greedy BAL-PM batch: each pick maximises standardised BALD plus `BALPM_WEIGHT` x the standardised
     log distance of its memes to the nearest meme rated or picked so far (the Kozachenko-Leonenko entropy
-    estimate grows with the log of that distance). Returns each candidate's value when last scored and
-    the chosen candidates."""
+    estimate grows with the log of that distance). Returns each candidate's value when it was picked (0 for
+    the others) and the chosen candidates."""
     scores = torch.from_numpy(np.ascontiguousarray(member_scores, dtype=np.float32))
     bald = pair_values(scores, torch.from_numpy(a), torch.from_numpy(b), "bald").numpy()
     x = F.normalize(torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)), dim=1)
