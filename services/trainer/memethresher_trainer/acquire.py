@@ -30,8 +30,8 @@ NEEDS_VECTORS = ("diverse", "balpm")
 POOL_PER_PICK = 4
 # Small chunks keep the (chunk, M) temporaries in cache: several times faster than large ones.
 CHUNK = 1 << 16
-# EPIG and BAL-PM read every candidate against many memes or once per pick: a random sample of this many
-# unrated pairs keeps a batch to about a second.
+# EPIG and BAL-PM read every candidate against many memes or once per pick: on a random sample of this many
+# unrated pairs a batch among 50,000 memes takes 0.7-3 s (benchmarks/RESULTS.md, acquisition).
 SAMPLED_CANDIDATES = 200_000
 EPIG_TARGETS = 256  # memes of the stream whose keep/discard decision the information is about
 BALPM_WEIGHT = 1.0  # the entropy bonus against BALD, both standardised over the candidates
@@ -308,8 +308,9 @@ def _balpm_choice(
     x = F.normalize(torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)), dim=1)
     rated = np.unique(np.r_[exclude[0], exclude[1]]) if exclude is not None else np.empty(0, dtype=np.int64)
     if x.shape[0] * x.shape[1] * (len(rated) + 2 * n_pairs) > BALPM_EXACT_WORK and x.shape[1] > PROJECTED_DIM:
-        # A random projection keeps distances between unit vectors within ~10% (Johnson-Lindenstrauss) at a
-        # tenth of the reads: a large collection's batch in seconds instead of a minute.
+        # A random projection keeps distances between unit vectors roughly (Johnson-Lindenstrauss) at a tenth
+        # of the reads: among 50,000 memes after 5,000 rated pairs a batch took 3.0 s, against 13-36 s (under
+        # load) over the full embedding (benchmarks/RESULTS.md, acquisition).
         gen = torch.Generator().manual_seed(0)
         x = F.normalize(x @ torch.randn(x.shape[1], PROJECTED_DIM, generator=gen), dim=1)
     distance = nearest_distance(x, x[torch.from_numpy(rated.astype(np.int64))])

@@ -9,6 +9,7 @@ import torch
 from memethresher_shared.settings import CHOICE_TARGETS, Settings
 from pydantic import Field, field_validator
 
+from memethresher_trainer.acquire import STRATEGIES
 from memethresher_trainer.model import EnsembleConfig
 
 # The recipe's defaults live in EnsembleConfig alone; the settings only name them for the environment.
@@ -41,9 +42,7 @@ class TrainerSettings(Settings):
     # worse in the worst family (conv -0.013 against the seed recipe, random pairs' worst -0.004), and
     # behind at 128 ratings in three families (benchmarks/RESULTS.md, learning, eighth round). EPIG and
     # BAL-PM trailed random pairs in all six families over two draws (ninth round).
-    acquisition_strategy: str = Field(
-        default="random", pattern="^(variance|uncertainty|bald|random|diverse|epig|balpm)$"
-    )
+    acquisition_strategy: str = Field(default="random", pattern=f"^({'|'.join(STRATEGIES)})$")
     acquisition_max_per_meme: int = Field(default=2, ge=1)
     # Share of each batch drawn at random, for exploring the whole collection (see above for 0).
     acquisition_random_fraction: float = Field(default=0.0, ge=0, le=1)
