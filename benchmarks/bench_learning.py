@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.learning import report  # noqa: E402
 from benchmarks.learning.loop import LEARNERS, learner_config, run_ours, strategy_chooser  # noqa: E402
 from benchmarks.learning.memes import load_memes  # noqa: E402
-from benchmarks.learning.seed_recipe import PLAN, QUICK_PLAN, cache_key, load_cache, seed_curve  # noqa: E402
+from benchmarks.learning.seed_recipe import PLAN, QUICK_PLAN, cache_key, key_for, load_cache, seed_curve  # noqa: E402
 from benchmarks.learning.signals import parse_signals  # noqa: E402
 from benchmarks.learning.worlds import FAMILIES, REPORT_WORLDS, TUNING_FAMILIES, World, make_world  # noqa: E402
 
@@ -152,6 +152,22 @@ def merge_worlds(parts: list[dict]) -> list[dict]:
     return list(merged.values())
 
 
+def with_full_width_seed(worlds: list[dict], cache: dict[str, dict], memes: int, full: int,
+                         plan: tuple[int, tuple[int, ...]]) -> list[dict]:  # fmt: skip
+    """Worlds whose parts ran against a stand-in width get the seed recipe's full-width curve where one has
+    been cached since (`--seed-only`), and their runs' summaries are measured against it."""
+    upgraded = []
+    for world in worlds:
+        entry = cache.get(key_for(f"{world['family']}/{world['world']}", memes, full, plan))
+        if world["seed_hidden"] == full or entry is None:
+            upgraded.append(world)
+            continue
+        runs = {name: [dict(run, summary=report.summarize(run["curve"], entry["curve"])) for run in rs]
+                for name, rs in world["runs"].items()}  # fmt: skip
+        upgraded.append(dict(world, seed_hidden=full, seed_curve=entry["curve"], runs=runs))
+    return upgraded
+
+
 def write_report(worlds: list[dict], args: argparse.Namespace, seconds: float) -> None:
     """The per-family table, the verdicts, the stopping signal's accuracy, the plot and the results file."""
     families = pool_families(worlds)
@@ -186,7 +202,9 @@ def main() -> None:
         # Parts run as separate processes (e.g. a family each), pooled into one report.
         parts = [json.loads(path.read_text()) for path in args.merge]
         args.draws, args.memes, args.budget, args.quick = (parts[0][k] for k in ("draws", "memes", "budget", "quick"))
-        write_report(merge_worlds(parts), args, sum(p["seconds"] for p in parts))
+        full, plan = (128, QUICK_PLAN) if args.quick else (1280, PLAN)
+        worlds = with_full_width_seed(merge_worlds(parts), load_cache(), args.memes, full, plan)
+        write_report(worlds, args, sum(p["seconds"] for p in parts))
         return
     torch.set_num_threads(1)  # as the trainer runs (MEMETHRESHER_TRAINER_THREADS)
     memes = load_memes(COLLECTION, args.features)

@@ -50,7 +50,12 @@ def run_seed(world: World, plan: tuple[int, tuple[int, ...]], hidden: int) -> li
 
 
 def cache_key(world: World, hidden: int, plan: tuple[int, tuple[int, ...]]) -> str:
-    return f"v{VERSION}/{world.name}/memes{len(world.x)}/hidden{hidden}/plan{plan[0]}+{'+'.join(map(str, plan[1]))}"
+    return key_for(world.name, len(world.x), hidden, plan)
+
+
+def key_for(name: str, memes: int, hidden: int, plan: tuple[int, tuple[int, ...]]) -> str:
+    """The cache key of a world by its name ("conv/0"), without building the world."""
+    return f"v{VERSION}/{name}/memes{memes}/hidden{hidden}/plan{plan[0]}+{'+'.join(map(str, plan[1]))}"
 
 
 def load_cache(path: Path = CACHE) -> dict[str, dict]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.bench_learning import merge_worlds
+from benchmarks.bench_learning import merge_worlds, with_full_width_seed
 from benchmarks.learning.paired import paired
+from benchmarks.learning.seed_recipe import key_for
 
 
 def part(draws: list[int], strategies: tuple[str, ...] = ("epig",), auroc: float = 0.8) -> dict:
@@ -48,3 +49,15 @@ def test_strategies_are_compared_with_random_pairs_of_the_same_world_and_draw() 
     assert row["margin_spread"] == pytest.approx(0.0, abs=1e-12)
     assert row["at_128"] == pytest.approx(0.05)
     assert row["at_256"] is None and row["at_512"] == pytest.approx(0.0)
+
+
+def test_a_full_width_seed_curve_cached_since_replaces_the_stand_in() -> None:
+    curve = [{"labels": 1000, "auroc": 0.9}]
+    world = {"family": "conv", "world": 0, "seed_hidden": 128, "seed_curve": [{"labels": 1000, "auroc": 0.8}],
+             "runs": {"random": [{"draw": 0, "curve": curve, "summary": {}}]}}  # fmt: skip
+    plan = (1000, (256, 256))
+    cache = {key_for("conv/0", 1000, 1280, plan): {"curve": [{"labels": 1000, "auroc": 0.95}], "hidden": 1280}}
+    upgraded = with_full_width_seed([world, dict(world, world=1)], cache, 1000, 1280, plan)
+    assert upgraded[0]["seed_hidden"] == 1280
+    assert upgraded[0]["runs"]["random"][0]["summary"]["vs_seed"]["1000"] == pytest.approx(-0.05)
+    assert upgraded[1] == dict(world, world=1)  # nothing cached for conv/1: the stand-in stays, and says so
