@@ -17,7 +17,7 @@ from memethresher_trainer.stopping import (
     keep_decisions,
     observed_decision_change,
 )
-from memethresher_trainer.train import FitResult, Pairs, fit, fit_with_warm_start
+from memethresher_trainer.train import FitResult, Pairs, fit
 
 from benchmarks.learning.rater import Rater
 from benchmarks.learning.signals import Answers, Chooser, Signals
@@ -38,9 +38,6 @@ LEARNERS: dict[str, dict[str, Any]] = {
     "members8": {"members": 8},
     "members32": {"members": 32},
     "hidden256": {"hidden": 256},
-    # Not a config: the trainer's own loop, warm from the last round's weights when that fits validation
-    # at least as well as a cold start (fit_with_warm_start); other variants refit cold every round.
-    "warm": {"warm_start": True},
 }
 
 
@@ -61,12 +58,8 @@ def strategy_chooser(strategy: str, draw: int = 0, vectors: np.ndarray | None = 
     return choose
 
 
-def train(world: World, config: EnsembleConfig, pairs: Pairs, previous: FitResult | None = None) -> FitResult:
-    """A cold fit, or with the last round's fit `previous` the trainer's better of warm and cold."""
-    x, keys = world.x[world.pool], [int(i) for i in world.pool]
-    if previous is None:
-        return fit(x, pairs, config, keys=keys)
-    return fit_with_warm_start(x, pairs, config, keys, previous=(config, previous.model.state()))
+def train(world: World, config: EnsembleConfig, pairs: Pairs) -> FitResult:
+    return fit(world.x[world.pool], pairs, config, keys=[int(i) for i in world.pool])
 
 
 def judge(world: World, model: Ensemble) -> tuple[float, np.ndarray]:
@@ -77,11 +70,7 @@ def judge(world: World, model: Ensemble) -> tuple[float, np.ndarray]:
 
 
 def learner_config(world: World, learner: str) -> EnsembleConfig:
-    return EnsembleConfig(dim=world.x.shape[1], **{k: v for k, v in LEARNERS[learner].items() if k != "warm_start"})
-
-
-def warm_starts(learner: str) -> bool:
-    return bool(LEARNERS[learner].get("warm_start", False))
+    return EnsembleConfig(dim=world.x.shape[1], **LEARNERS[learner])
 
 
 def extend(pairs: Pairs, a: np.ndarray, b: np.ndarray, rater: Rater) -> Pairs:
@@ -112,30 +101,22 @@ def stopping_signals(member: np.ndarray, labels: int, curve: list[dict], means: 
 
 
 def run_ours(
-    world: World,
-    choose: Chooser,
-    budget: int,
-    config: EnsembleConfig,
-    signals: Signals | None = None,
-    warm_start: bool = False,
+    world: World, choose: Chooser, budget: int, config: EnsembleConfig, signals: Signals | None = None
 ) -> list[dict]:
     """One run of the loop up to `budget` interactions: the curve of (interactions as `labels`, comparisons,
     decisions, AUROC, predicted change of the curation decision from the next ratings) after each retrain;
-    `signals`: how the person answers (default: pairs); `warm_start`: as the trainer retrains."""
+    `signals`: how the person answers (default: pairs)."""
     rng, rater = np.random.default_rng(world.seed), Rater(world.taste[world.pool], world.seed)
     answers = Answers(world, rater, signals or Signals("pairs"), (config.keep_target, config.discard_target))
     answers.first(FIRST_RANDOM, rng)
     curve: list[dict] = []
     decisions: list[np.ndarray] = []
     means: list[np.ndarray] = []
-    fitted: FitResult | None = None
     for stop in [r for r in ROUNDS if r <= budget] + [None]:
-        fitted = train(world, config, answers.pairs, fitted if warm_start else None)
-        value, member = judge(world, fitted.model)
+        value, member = judge(world, train(world, config, answers.pairs).model)
         signals_now = stopping_signals(member, answers.interactions, curve, means)
         curve.append({"labels": answers.interactions, "comparisons": len(answers.comparisons),
-                      "decisions": int(answers.decided.sum()), "auroc": value} | signals_now
-                     | ({"warm": bool(fitted.metrics["warm_start"])} if warm_start else {}))  # fmt: skip
+                      "decisions": int(answers.decided.sum()), "auroc": value} | signals_now)  # fmt: skip
         means.append(member.mean(1))
         decisions.append(keeps(member))
         if stop is None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from memethresher_shared.db import session_scope
 from memethresher_shared.models import (
     AcquisitionBatch,
@@ -17,12 +18,13 @@ from memethresher_shared.models import (
     Score,
     TrainingMetric,
 )
-from memethresher_trainer import jobs
+from memethresher_trainer import artifacts, jobs
 from memethresher_trainer.settings import get_trainer_settings
+from memethresher_trainer.train import fit
 from sqlalchemy import func, select
 
 from tests.conftest import Env
-from tests.trainer.conftest import ENCODER, add_memes
+from tests.trainer.conftest import ENCODER, add_memes, add_ratings
 
 
 def count(model: type) -> int:
@@ -72,13 +74,16 @@ def test_rerun_on_the_same_ratings_changes_nothing(env: Env, rated_memes: Callab
     assert count(ModelVersion) == 1 and count(AcquisitionBatch) == 1
 
 
-def test_new_ratings_make_a_new_current_version_and_batch(env: Env, rated_memes: Callable) -> None:
-    ids, _, taste = rated_memes(80, 60)
+def train_twice(rated_memes: Callable, first: int, more: int) -> tuple[np.ndarray, dict]:
+    """Train on `first` ratings, add `more`, train again: the memes' vectors and the second result."""
+    ids, vectors, taste = rated_memes(80, first)
     run_train()
-    from tests.trainer.conftest import add_ratings
+    add_ratings(ids, taste, more, seed=1)
+    return vectors, run_train()
 
-    add_ratings(ids, taste, 20, seed=1)
-    second = run_train()
+
+def test_new_ratings_make_a_new_current_version_and_batch(env: Env, rated_memes: Callable) -> None:
+    _, second = train_twice(rated_memes, 60, 20)
     with session_scope() as session:
         current = session.execute(select(ModelVersion).where(ModelVersion.is_current)).scalars().all()
         assert [v.id for v in current] == [second["model_version_id"]]
@@ -89,6 +94,20 @@ def test_new_ratings_make_a_new_current_version_and_batch(env: Env, rated_memes:
             ).all()
         )  # fmt: skip
     assert list(statuses) == [second["acquisition_batch_id"]]  # older pending pairs set aside
+
+
+def test_a_retrain_learns_afresh_instead_of_from_the_last_version(env: Env, rated_memes: Callable) -> None:
+    # A version warm-started from the last one kept that one's early mistakes (RESULTS.md, learning, tenth
+    # round); the second version must be what a fresh fit on all ratings gives, whatever came before.
+    vectors, second = train_twice(rated_memes, 30, 60)
+    with session_scope() as session:
+        td = jobs.load_training_data(session, get_trainer_settings(), ENCODER)
+        assert td is not None
+        fresh = fit(td.vectors.matrix, td.pairs, td.config, [int(i) for i in td.vectors.ids]).model
+        saved = artifacts.load(Path(session.get(ModelVersion, second["model_version_id"]).artifact))
+    x = torch.from_numpy(vectors)
+    with torch.no_grad():
+        torch.testing.assert_close(saved.score_all(x), fresh.score_all(x))
 
 
 def test_no_ratings_or_no_model_is_a_clear_skip(env: Env) -> None:

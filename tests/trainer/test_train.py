@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from memethresher_trainer.model import EnsembleConfig
+from memethresher_trainer.model import Ensemble, EnsembleConfig
 from memethresher_trainer.train import (
     Pairs,
+    _epoch,
     evaluate_pairs,
     fit,
-    fit_with_warm_start,
     split_pairs,
     validation_memes,
 )
@@ -79,9 +79,12 @@ def test_refit_trains_on_every_rating_for_the_chosen_epochs() -> None:
 def test_each_member_sees_its_own_data_order() -> None:
     x = unit_vectors(80, 8)
     pairs = rated_pairs(hidden_taste(x), 200)
-    config = EnsembleConfig(dim=8, members=3, hidden=8, dropout=0.0, max_epochs=3, min_epochs=3, patience=3)
-    same_start = {k: v[:1].expand_as(v).clone() for k, v in fit(x, pairs, config).model.state().items()}
-    trained = fit(x, pairs, config, init=same_start).model.weights[0].detach()
+    config = EnsembleConfig(dim=8, members=3, hidden=8, dropout=0.0)
+    model = Ensemble(config)
+    model.load_state({k: v[:1].expand_as(v).clone() for k, v in model.state().items()})
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    _epoch(model, opt, torch.from_numpy(x), pairs, torch.Generator().manual_seed(0))
+    trained = model.weights[0].detach()
     assert not torch.allclose(trained[0], trained[1])  # identical start, different orders, different end
 
 
@@ -99,16 +102,3 @@ def test_ties_and_strong_preferences_train_together() -> None:
     pairs = Pairs(np.arange(0, 30), np.arange(30, 60), np.tile([0.95, 0.5, 0.05], 10))
     result = fit(x, pairs, EnsembleConfig(dim=8, members=2))
     assert np.isfinite(result.metrics["train_loss"])
-
-
-def test_warm_start_is_kept_only_when_it_does_at_least_as_well() -> None:
-    x = unit_vectors(200, 16)
-    taste = hidden_taste(x)
-    config = EnsembleConfig(dim=16, members=4, hidden=16)
-    previous = fit(x, rated_pairs(taste, 600, seed=5), config).model.state()
-    pairs = rated_pairs(taste, 300, seed=6)
-    cold = fit(x, pairs, config)
-    warm = fit(x, pairs, config, init=previous)
-    chosen = fit_with_warm_start(x, pairs, config, previous=(config, previous))
-    assert chosen.metrics["val_loss"] == min(cold.metrics["val_loss"], warm.metrics["val_loss"])
-    assert chosen.metrics["warm_start"] == (warm.metrics["val_loss"] <= cold.metrics["val_loss"])

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from safetensors.numpy import load_file as load_numpy
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import load_file, save_file
@@ -58,12 +57,6 @@ def load(folder: Path) -> Ensemble:
     model.load_state(load_file(str(Path(folder) / WEIGHTS)))
     model.eval()
     return model
-
-
-def load_state(folder: Path) -> tuple[EnsembleConfig, dict[str, torch.Tensor]]:
-    """Config and weights, for a warm start."""
-    config = EnsembleConfig.from_dict(read_config(folder))
-    return config, load_file(str(Path(folder) / WEIGHTS))
 
 
 def load_wide(folder: Path) -> WideModel:

@@ -90,11 +90,6 @@ class EnsembleConfig:
             kwargs["axes"] = tuple(kwargs["axes"])
         return cls(**kwargs)
 
-    def same_shape(self, other: EnsembleConfig) -> bool:
-        """True when weights of `other` can seed this model (warm start)."""
-        keys = ("dim", "members", "hidden", "depth", "axes")
-        return all(getattr(self, k) == getattr(other, k) for k in keys)
-
 
 def layer_sizes(config: EnsembleConfig) -> list[tuple[int, int]]:
     sizes = [config.dim] + [config.hidden] * config.depth + [len(config.axes)]

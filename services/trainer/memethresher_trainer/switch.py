@@ -49,7 +49,7 @@ def judge(session: Session, settings: TrainerSettings, switch: EncoderSwitch) ->
     old_version = data.current_version(session, switch.previous)
     common = memes_of_both(session, switch.previous, switch.encoder)
     new_td = training_data(session, settings, switch.encoder, common)
-    new_fit = None if new_td is None else jobs.fit_data(session, switch.encoder, new_td, warm_start=False)
+    new_fit = None if new_td is None else jobs.fit_data(new_td)
     version = None
     if new_fit is not None and new_td is not None:
         version = jobs.save_version(session, settings, switch.encoder, new_fit, new_td.ratings)
@@ -65,7 +65,7 @@ def judge(session: Session, settings: TrainerSettings, switch: EncoderSwitch) ->
     if new_fit is None or old_td is None:
         reject(session, switch, {}, "no ratings over memes both encoders have embedded: nothing to compare on")
         return
-    old_fit = jobs.fit_data(session, switch.previous, old_td, warm_start=False)
+    old_fit = jobs.fit_data(old_td)
     comparison = {
         "new": {key: new_fit.metrics.get(key) for key in COMPARED},
         "old": {key: old_fit.metrics.get(key) for key in COMPARED},

@@ -122,7 +122,7 @@ def sweep_fit(encoder: str, overrides: dict[str, Any]) -> dict[str, Any]:
         td = jobs.load_training_data(session, settings, encoder, overrides)
         if td is None:
             return {"model_version_id": None, "val_loss": None, "overrides": overrides}
-        result = jobs.fit_data(session, encoder, td, warm_start=False)
+        result = jobs.fit_data(td)
         version = jobs.save_version(session, settings, encoder, result, td.ratings)
         version.metrics = dict(version.metrics, sweep=overrides)
         return {

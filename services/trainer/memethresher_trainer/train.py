@@ -170,7 +170,6 @@ def fit(
     pairs: Pairs,
     config: EnsembleConfig,
     keys: Sequence[object] | None = None,
-    init: dict[str, torch.Tensor] | None = None,
 ) -> FitResult:
     """Train on `pairs` (rated pairs, keeps and discards) over `vectors` (N, D); early stopping on
     memes held out by key."""
@@ -184,12 +183,11 @@ def fit(
     whitening = Whitening.fit(vectors, config.input_components)
     if whitening is not None:
         # Train on the collection's whitened principal components, then fold them into layer 0.
-        inner = _fit(whitening.apply(x), pairs, whitening.inner_config(config), keys,
-                     None if init is None else whitening.unfold(init))  # fmt: skip
+        inner = _fit(whitening.apply(x), pairs, whitening.inner_config(config), keys)
         inner.metrics["input_components"] = whitening.basis.shape[1]
         inner.metrics["train_seconds"] = round(time.perf_counter() - started, 3)
         return FitResult(whitening.fold(inner.model, config), inner.curve, inner.metrics)
-    result = _fit(x, pairs, config, keys, init)
+    result = _fit(x, pairs, config, keys)
     result.metrics["train_seconds"] = round(time.perf_counter() - started, 3)
     return result
 
@@ -199,32 +197,24 @@ def _fit(
     pairs: Pairs,
     config: EnsembleConfig,
     keys: Sequence[object] | None,
-    init: dict[str, torch.Tensor] | None,
 ) -> FitResult:
     held_out = validation_memes(keys if keys is not None else range(len(x)), config.val_fraction)
     train_pairs, val_pairs = split_pairs(pairs, held_out)
     if len(val_pairs) < config.min_val_pairs or len(train_pairs) == 0:
         train_pairs, val_pairs = pairs, pairs.subset(np.zeros(len(pairs), dtype=bool))
     model = Ensemble(config)
-    if init is not None:
-        model.load_state(init)
     curve, best_epoch = _train_loop(model, x, train_pairs, val_pairs)
     metrics = _summary(model, x, train_pairs, val_pairs, curve, best_epoch)
-    metrics["warm_start"] = init is not None
     if config.refit and len(val_pairs):
         # The split kept a third of the ratings out of training; with the stopping point known,
         # train again on all of them. The metrics above stay those measured on unseen memes.
         metrics["refit_epochs"] = max(best_epoch + 1, config.min_refit_epochs)
-        model = _refit(config, x, pairs, init, epochs=metrics["refit_epochs"])
+        model = _refit(config, x, pairs, epochs=metrics["refit_epochs"])
     return FitResult(model, curve, metrics)
 
 
-def _refit(
-    config: EnsembleConfig, x: torch.Tensor, pairs: Pairs, init: dict[str, torch.Tensor] | None, epochs: int
-) -> Ensemble:
+def _refit(config: EnsembleConfig, x: torch.Tensor, pairs: Pairs, epochs: int) -> Ensemble:
     model = Ensemble(config)
-    if init is not None:
-        model.load_state(init)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     gen = torch.Generator().manual_seed(config.seed)
     for _ in range(epochs):
@@ -279,18 +269,3 @@ def _summary(
         "n_train_absolute": int(train.absolute.sum()),
         "n_val_absolute": int(val.absolute.sum()),
     }
-
-
-def fit_with_warm_start(
-    vectors: np.ndarray,
-    pairs: Pairs,
-    config: EnsembleConfig,
-    keys: Sequence[object] | None = None,
-    previous: tuple[EnsembleConfig, dict[str, torch.Tensor]] | None = None,
-) -> FitResult:
-    """Train cold and, if the previous version has the same shape, warm from its weights; keep the better."""
-    cold = fit(vectors, pairs, config, keys)
-    if previous is None or not config.same_shape(previous[0]) or cold.metrics["val_loss"] is None:
-        return cold
-    warm = fit(vectors, pairs, config, keys, init=previous[1])
-    return warm if warm.metrics["val_loss"] <= cold.metrics["val_loss"] else cold

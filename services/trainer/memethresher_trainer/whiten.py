@@ -24,7 +24,6 @@ class Whitening:
 
     mean: torch.Tensor  # (D,)
     basis: torch.Tensor  # (D, k)
-    scale: torch.Tensor  # (k,) standard deviation along each direction
 
     @classmethod
     def fit(cls, vectors: np.ndarray, components: int) -> Whitening | None:
@@ -41,7 +40,7 @@ class Whitening:
         variance, directions = torch.linalg.eigh(centred.T @ centred / max(len(x) - 1, 1))  # ascending
         scale = variance.flip(0)[:k].clamp_min(1e-12).sqrt()
         basis = directions.flip(1)[:, :k] / scale  # (D, k)
-        return cls(mean.float(), basis.float(), scale.float())
+        return cls(mean.float(), basis.float())
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         """(N, D) embeddings -> (N, k) whitened components."""
@@ -60,14 +59,3 @@ class Whitening:
         model = Ensemble(config)
         model.load_state(state)
         return model.eval()
-
-    def unfold(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Weights of a raw-embedding model (e.g. the previous version) as weights on the components."""
-        out = dict(state)
-        w, b = state["layer0.weight"].double(), state["layer0.bias"].double()  # (M, D, H)
-        # basis = V diag(1/scale) with orthonormal V, so its left inverse is diag(scale) V^T.
-        left_inverse = (self.basis.double() * self.scale.double() ** 2).T  # (k, D)
-        inner = left_inverse @ w  # (M, k, H)
-        out["layer0.weight"] = inner.float()
-        out["layer0.bias"] = (b + ((self.mean.double() @ self.basis.double()) @ inner).unsqueeze(1)).float()
-        return out
