@@ -102,3 +102,16 @@ def test_ties_and_strong_preferences_train_together() -> None:
     pairs = Pairs(np.arange(0, 30), np.arange(30, 60), np.tile([0.95, 0.5, 0.05], 10))
     result = fit(x, pairs, EnsembleConfig(dim=8, members=2))
     assert np.isfinite(result.metrics["train_loss"])
+
+
+def test_bootstrapped_members_disagree_more_than_members_on_the_same_answers() -> None:
+    x = unit_vectors(120, 8)
+    pairs = rated_pairs(hidden_taste(x), 80)
+    spread = {}
+    for bootstrap in (False, True):
+        model = fit(x, pairs, EnsembleConfig(dim=8, members=8, bootstrap=bootstrap)).model
+        with torch.no_grad():
+            scores = model.score_all(torch.from_numpy(x))[:, :, 0]  # (N, M)
+        centred = scores - scores.mean(0)  # members differ in offset, which no comparison sees
+        spread[bootstrap] = centred.std(1).mean().item()
+    assert spread[True] > 3 * spread[False]  # measured: about 9x

@@ -61,6 +61,10 @@ class EnsembleConfig:
     # once, while ranking keeps improving for a while (measured in bench_learning).
     refit: bool = True
     min_refit_epochs: int = 15
+    # Each member weighs every answer by its own Poisson(1) draw (a bootstrap of the answers): members that
+    # see the same answers agree far more than refits on new answers do, so their spread understates what
+    # the model does not know (docs/research/learning.md, the stopping signal).
+    bootstrap: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from memethresher_trainer.model import Ensemble, EnsembleConfig
+from memethresher_trainer.model import Ensemble, EnsembleConfig, member_seed
 from memethresher_trainer.whiten import Whitening
 
 # `Pairs.b` of an absolute label: meme `a` against its axis' keep threshold, target 1 kept, 0 discarded.
@@ -133,11 +133,28 @@ def evaluate_pairs(model: Ensemble, x: torch.Tensor, pairs: Pairs) -> tuple[floa
     return loss, accuracy
 
 
-def _epoch(model: Ensemble, opt: torch.optim.Optimizer, x: torch.Tensor, pairs: Pairs, gen: torch.Generator) -> float:
-    """One pass; each member sees the pairs in its own order. Returns the mean member loss."""
+def answer_weights(config: EnsembleConfig, n: int) -> torch.Tensor | None:
+    """Per-member weights of the `n` answers (M, P): Poisson(1) draws with `bootstrap`, else None (all 1)."""
+    if not config.bootstrap:
+        return None
+    gen = torch.Generator().manual_seed(member_seed(config.seed, config.members))
+    return torch.poisson(torch.ones(config.members, n), generator=gen)
+
+
+def _epoch(
+    model: Ensemble,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    pairs: Pairs,
+    gen: torch.Generator,
+    weights: torch.Tensor | None = None,
+) -> float:
+    """One pass; each member sees the pairs in its own order, each answer weighed by `weights` (M, P) if
+    given. Returns the mean member loss."""
     cfg = model.config
     n = len(pairs)
     order = torch.rand(cfg.members, n, generator=gen).argsort(dim=1)  # (M, P): one order per member
+    w = None if weights is None else weights.gather(1, order)  # (M, P)
     # Every index the epoch needs, gathered once: per step only slices, no Python-side bookkeeping.
     a, b = torch.from_numpy(pairs.a)[order], torch.from_numpy(pairs.b_or_a())[order]  # (M, P)
     t = torch.from_numpy(pairs.target)[order]  # (M, P)
@@ -157,7 +174,8 @@ def _epoch(model: Ensemble, opt: torch.optim.Optimizer, x: torch.Tensor, pairs: 
         logits = sa - sb  # (M, B, A)
         logits = logits.squeeze(-1) if ax is None else logits.gather(2, ax[:, start:stop]).squeeze(-1)  # (M, B)
         # Sum over members of each member's mean loss: every member gets exactly its own gradient.
-        loss = F.binary_cross_entropy_with_logits(logits, t[:, start:stop], reduction="none").mean(1).sum()
+        losses = F.binary_cross_entropy_with_logits(logits, t[:, start:stop], reduction="none")  # (M, B)
+        loss = (losses if w is None else losses * w[:, start:stop]).mean(1).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -217,8 +235,9 @@ def _refit(config: EnsembleConfig, x: torch.Tensor, pairs: Pairs, epochs: int) -
     model = Ensemble(config)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     gen = torch.Generator().manual_seed(config.seed)
+    weights = answer_weights(config, len(pairs))
     for _ in range(epochs):
-        _epoch(model, opt, x, pairs, gen)
+        _epoch(model, opt, x, pairs, gen, weights)
     return model.eval()
 
 
@@ -228,12 +247,13 @@ def _train_loop(model: Ensemble, x: torch.Tensor, train: Pairs, val: Pairs) -> t
     # fused: one kernel updates every weight tensor, instead of a Python loop per tensor.
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     gen = torch.Generator().manual_seed(cfg.seed)
+    weights = answer_weights(cfg, len(train))
     use_val = len(val) > 0
     epochs = cfg.max_epochs if use_val else cfg.fixed_epochs
     curve: list[EpochMetric] = []
     best_loss, best_epoch, best_state, stale = float("inf"), epochs - 1, None, 0
     for epoch in range(epochs):
-        train_loss = _epoch(model, opt, x, train, gen)
+        train_loss = _epoch(model, opt, x, train, gen, weights)
         if not use_val:
             curve.append(EpochMetric(epoch, train_loss, None, None))
             continue
