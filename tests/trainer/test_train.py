@@ -8,6 +8,7 @@ from memethresher_trainer.model import Ensemble, EnsembleConfig
 from memethresher_trainer.train import (
     Pairs,
     _epoch,
+    answer_weights,
     evaluate_pairs,
     fit,
     split_pairs,
@@ -115,3 +116,17 @@ def test_bootstrapped_members_disagree_more_than_members_on_the_same_answers() -
         centred = scores - scores.mean(0)  # members differ in offset, which no comparison sees
         spread[bootstrap] = centred.std(1).mean().item()
     assert spread[True] > 3 * spread[False]  # measured: about 9x
+
+
+def test_an_answer_keeps_its_bootstrap_weight_when_answers_are_added() -> None:
+    # Weights redrawn at every retrain would reshuffle the members each time a few answers arrive.
+    x = unit_vectors(60, 8)
+    config = EnsembleConfig(dim=8, members=4, bootstrap=True)
+    pairs = rated_pairs(hidden_taste(x), 200)
+    first = pairs.subset(np.arange(200) < 150)
+    ids = np.arange(1000, 1060)  # the memes' ids, not their positions
+    before, after = answer_weights(config, first, ids), answer_weights(config, pairs, ids)
+    assert before is not None and after is not None
+    torch.testing.assert_close(after[:, :150], before)
+    assert not torch.equal(after[0], after[1])  # each member its own draws
+    assert answer_weights(EnsembleConfig(dim=8), pairs, ids) is None

@@ -133,12 +133,38 @@ def evaluate_pairs(model: Ensemble, x: torch.Tensor, pairs: Pairs) -> tuple[floa
     return loss, accuracy
 
 
-def answer_weights(config: EnsembleConfig, n: int) -> torch.Tensor | None:
-    """Per-member weights of the `n` answers (M, P): Poisson(1) draws with `bootstrap`, else None (all 1)."""
+# P(Poisson(1) <= k) for k = 0..7; beyond 7 (probability 1e-5) a weight stays 8.
+POISSON1_CDF = np.cumsum([np.exp(-1.0) / np.prod(np.arange(1, k + 1)) for k in range(8)])
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: uint64 in, well-spread uint64 out (wrapping arithmetic)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def answer_weights(config: EnsembleConfig, pairs: Pairs, meme_keys: np.ndarray) -> torch.Tensor | None:
+    """Per-member weights of the answers (M, P) with `bootstrap`, else None (all 1): Poisson(1) draws
+    keyed by the answer (its memes' keys, its kind and axis) and the member, so an answer keeps its weight
+    from one retrain to the next and members do not reshuffle each time a few answers are added."""
     if not config.bootstrap:
         return None
-    gen = torch.Generator().manual_seed(member_seed(config.seed, config.members))
-    return torch.poisson(torch.ones(config.members, n), generator=gen)
+    with np.errstate(over="ignore"):
+        key = meme_keys[pairs.a].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        key = _mix(key ^ meme_keys[pairs.b_or_a()].astype(np.uint64))
+        key = _mix(key ^ (pairs.absolute.astype(np.uint64) << np.uint64(32)) ^ pairs.axis.astype(np.uint64))
+        members = np.arange(config.members, dtype=np.uint64)[:, None]
+        bits = _mix(key[None, :] ^ _mix(members + np.uint64(member_seed(config.seed, config.members))))
+    uniform = (bits >> np.uint64(11)).astype(np.float64) / float(1 << 53)  # (M, P) in [0, 1)
+    return torch.from_numpy(np.searchsorted(POISSON1_CDF, uniform).astype(np.float32))
+
+
+def meme_key_array(keys: Sequence[object] | None, n: int) -> np.ndarray:
+    """The memes' keys as integers (their ids in the product); positions when they are not integers."""
+    if keys is not None and all(isinstance(k, (int, np.integer)) for k in keys):
+        return np.asarray(keys, dtype=np.int64)
+    return np.arange(n, dtype=np.int64)
 
 
 def _epoch(
@@ -221,33 +247,36 @@ def _fit(
     if len(val_pairs) < config.min_val_pairs or len(train_pairs) == 0:
         train_pairs, val_pairs = pairs, pairs.subset(np.zeros(len(pairs), dtype=bool))
     model = Ensemble(config)
-    curve, best_epoch = _train_loop(model, x, train_pairs, val_pairs)
+    meme_keys = meme_key_array(keys, len(x))
+    curve, best_epoch = _train_loop(model, x, train_pairs, val_pairs, answer_weights(config, train_pairs, meme_keys))
     metrics = _summary(model, x, train_pairs, val_pairs, curve, best_epoch)
     if config.refit and len(val_pairs):
         # The split kept a third of the ratings out of training; with the stopping point known,
         # train again on all of them. The metrics above stay those measured on unseen memes.
         metrics["refit_epochs"] = max(best_epoch + 1, config.min_refit_epochs)
-        model = _refit(config, x, pairs, epochs=metrics["refit_epochs"])
+        model = _refit(config, x, pairs, metrics["refit_epochs"], answer_weights(config, pairs, meme_keys))
     return FitResult(model, curve, metrics)
 
 
-def _refit(config: EnsembleConfig, x: torch.Tensor, pairs: Pairs, epochs: int) -> Ensemble:
+def _refit(
+    config: EnsembleConfig, x: torch.Tensor, pairs: Pairs, epochs: int, weights: torch.Tensor | None
+) -> Ensemble:
     model = Ensemble(config)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     gen = torch.Generator().manual_seed(config.seed)
-    weights = answer_weights(config, len(pairs))
     for _ in range(epochs):
         _epoch(model, opt, x, pairs, gen, weights)
     return model.eval()
 
 
-def _train_loop(model: Ensemble, x: torch.Tensor, train: Pairs, val: Pairs) -> tuple[list[EpochMetric], int]:
+def _train_loop(
+    model: Ensemble, x: torch.Tensor, train: Pairs, val: Pairs, weights: torch.Tensor | None = None
+) -> tuple[list[EpochMetric], int]:
     """Epochs until validation loss stops improving; the best epoch's weights are restored."""
     cfg = model.config
     # fused: one kernel updates every weight tensor, instead of a Python loop per tensor.
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     gen = torch.Generator().manual_seed(cfg.seed)
-    weights = answer_weights(cfg, len(train))
     use_val = len(val) > 0
     epochs = cfg.max_epochs if use_val else cfg.fixed_epochs
     curve: list[EpochMetric] = []
