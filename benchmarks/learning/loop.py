@@ -38,7 +38,7 @@ LEARNERS: dict[str, dict[str, Any]] = {
     "members8": {"members": 8},
     "members32": {"members": 32},
     "hidden256": {"hidden": 256},
-    "bootstrap": {"bootstrap": True},  # each member weighs the answers by its own Poisson(1) draws
+    "bootstrap": {"bootstrap": True},  # each member weighs the answers by its own Poisson(1) draws (tenth round)
 }
 
 

@@ -15,7 +15,7 @@ from memethresher_trainer.settings import get_trainer_settings
 from tests.trainer.tastes import hidden_taste, rated_pairs, unit_vectors
 
 RECIPE = ("members", "hidden", "depth", "dropout", "lr", "weight_decay", "input_components", "max_epochs", "patience",
-          "keep_target", "discard_target", "library_keeps")  # fmt: skip
+          "bootstrap", "keep_target", "discard_target", "library_keeps")  # fmt: skip
 
 
 def train_offline(tmp_path: Path, *extra: str) -> dict:
@@ -45,5 +45,6 @@ def test_trainer_settings_reach_the_offline_cli_and_options_override_them(
 ) -> None:
     monkeypatch.setenv("MEMETHRESHER_ENSEMBLE_HIDDEN", "24")
     monkeypatch.setenv("MEMETHRESHER_ENSEMBLE_MEMBERS", "6")
+    monkeypatch.setenv("MEMETHRESHER_ENSEMBLE_BOOTSTRAP", "true")
     config = train_offline(tmp_path, "--members", "4")
-    assert (config["hidden"], config["members"]) == (24, 4)
+    assert (config["hidden"], config["members"], config["bootstrap"]) == (24, 4, True)

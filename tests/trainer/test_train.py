@@ -129,4 +129,4 @@ def test_an_answer_keeps_its_bootstrap_weight_when_answers_are_added() -> None:
     assert before is not None and after is not None
     torch.testing.assert_close(after[:, :150], before)
     assert not torch.equal(after[0], after[1])  # each member its own draws
-    assert answer_weights(EnsembleConfig(dim=8), pairs, ids) is None
+    assert answer_weights(EnsembleConfig(dim=8), pairs, ids) is None  # off by default

@@ -29,6 +29,9 @@ class TrainerSettings(Settings):
     ensemble_input_components: int = Field(default=_RECIPE["input_components"], ge=0)
     ensemble_max_epochs: int = Field(default=_RECIPE["max_epochs"], ge=1)
     ensemble_patience: int = Field(default=_RECIPE["patience"], ge=1)
+    # Each member weighs the answers by its own Poisson(1) draws, so that the members' disagreement says
+    # how unsure the model is (the stopping signal reads it; see EnsembleConfig.bootstrap).
+    ensemble_bootstrap: bool = _RECIPE["bootstrap"]
     choice_targets: dict[str, float] = Field(default_factory=lambda: dict(CHOICE_TARGETS))
     # A keep and a discard in the curation queue, as targets against the learned keep threshold.
     keep_target: float = Field(default=_RECIPE["keep_target"], ge=0, le=1)
@@ -75,6 +78,7 @@ class TrainerSettings(Settings):
             "input_components": self.ensemble_input_components,
             "max_epochs": self.ensemble_max_epochs,
             "patience": self.ensemble_patience,
+            "bootstrap": self.ensemble_bootstrap,
             "targets": dict(self.choice_targets),
             "keep_target": self.keep_target,
             "discard_target": self.discard_target,
