@@ -39,7 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.learning import report  # noqa: E402
-from benchmarks.learning.loop import LEARNERS, learner_config, run_ours, strategy_chooser  # noqa: E402
+from benchmarks.learning.loop import LEARNERS, learner_config, run_ours, spread_twin, strategy_chooser  # noqa: E402
 from benchmarks.learning.memes import load_memes  # noqa: E402
 from benchmarks.learning.seed_recipe import PLAN, QUICK_PLAN, cache_key, key_for, load_cache, seed_curve  # noqa: E402
 from benchmarks.learning.signals import parse_signals  # noqa: E402
@@ -82,7 +82,7 @@ def run_world(world: World, args: argparse.Namespace) -> dict[str, Any]:
         runs[name] = []
         for draw in range(args.first_draw, args.first_draw + args.draws):
             choose = strategy_chooser(signals.acquisition, draw, world.x[world.pool])
-            curve = run_ours(world, choose, args.budget, config, signals)
+            curve = run_ours(world, choose, args.budget, config, signals, spread_twin(learner))
             runs[name].append({"draw": draw, "summary": report.summarize(curve, seed["curve"]), "curve": curve})
         print(f"  {world.name} {name}: AUROC at the end {[r['curve'][-1]['auroc'] for r in runs[name]]}", flush=True)
     return {"family": world.family, "world": world.seed, "seed_hidden": seed["hidden"],

@@ -4,6 +4,7 @@ person's interactions: a pair, a best of four or a keep/discard decision is one 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,9 @@ LEARNERS: dict[str, dict[str, Any]] = {
     "members32": {"members": 32},
     "hidden256": {"hidden": 256},
     "bootstrap": {"bootstrap": True},  # each member weighs the answers by its own Poisson(1) draws (tenth round)
+    # Not a config: the stopping signal's disagreement read from a bootstrapped twin of the ensemble fitted
+    # on the same answers, the scores from the plain ensemble, as the trainer does (stopping.py).
+    "twin": {"spread_twin": True},
 }
 
 
@@ -71,7 +75,11 @@ def judge(world: World, model: Ensemble) -> tuple[float, np.ndarray]:
 
 
 def learner_config(world: World, learner: str) -> EnsembleConfig:
-    return EnsembleConfig(dim=world.x.shape[1], **LEARNERS[learner])
+    return EnsembleConfig(dim=world.x.shape[1], **{k: v for k, v in LEARNERS[learner].items() if k != "spread_twin"})
+
+
+def spread_twin(learner: str) -> bool:
+    return bool(LEARNERS[learner].get("spread_twin", False))
 
 
 def extend(pairs: Pairs, a: np.ndarray, b: np.ndarray, rater: Rater) -> Pairs:
@@ -91,22 +99,30 @@ def add_decision_changes(curve: list[dict], decisions: list[np.ndarray]) -> None
         point["actual_change"] = None if later is None else float((decisions[i] != decisions[later]).mean())
 
 
-def stopping_signals(member: np.ndarray, labels: int, curve: list[dict], means: list[np.ndarray]) -> dict:
-    """A round's stopping signals as the trainer computes them: the members' disagreement and the change
-    of decisions since the latest earlier round at least NEXT ratings back (`curve`, `means`: the rounds
-    so far and their mean scores); the report combines them as the product does."""
+def stopping_signals(
+    member: np.ndarray, labels: int, curve: list[dict], means: list[np.ndarray], spread: np.ndarray | None = None
+) -> dict:
+    """A round's stopping signals as the trainer computes them: the members' disagreement (of the twin's
+    members `spread` when given) and the change of decisions since the latest earlier round at least NEXT
+    ratings back (`curve`, `means`: the rounds so far and their mean scores); the report combines them as
+    the product does."""
     back = max((j for j, p in enumerate(curve) if p["labels"] <= labels - NEXT), default=None)
-    disagreement = expected_decision_change(member, labels, GOOD_FRACTION)
+    disagreement = expected_decision_change(member if spread is None else spread, labels, GOOD_FRACTION)
     observed = None if back is None else observed_decision_change(member.mean(1), means[back], GOOD_FRACTION)
     return {"predicted_change": disagreement, "observed_change": observed}
 
 
 def run_ours(
-    world: World, choose: Chooser, budget: int, config: EnsembleConfig, signals: Signals | None = None
+    world: World,
+    choose: Chooser,
+    budget: int,
+    config: EnsembleConfig,
+    signals: Signals | None = None,
+    twin: bool = False,
 ) -> list[dict]:
     """One run of the loop up to `budget` interactions: the curve of (interactions as `labels`, comparisons,
     decisions, AUROC, predicted change of the curation decision from the next ratings) after each retrain;
-    `signals`: how the person answers (default: pairs)."""
+    `signals`: how the person answers (default: pairs); `twin`: the disagreement from a bootstrapped twin."""
     rng, rater = np.random.default_rng(world.seed), Rater(world.taste[world.pool], world.seed)
     answers = Answers(world, rater, signals or Signals("pairs"), (config.keep_target, config.discard_target))
     answers.first(FIRST_RANDOM, rng)
@@ -115,7 +131,8 @@ def run_ours(
     means: list[np.ndarray] = []
     for stop in [r for r in ROUNDS if r <= budget] + [None]:
         value, member = judge(world, train(world, config, answers.pairs).model)
-        signals_now = stopping_signals(member, answers.interactions, curve, means)
+        spread = judge(world, train(world, replace(config, bootstrap=True), answers.pairs).model)[1] if twin else None
+        signals_now = stopping_signals(member, answers.interactions, curve, means, spread)
         curve.append({"labels": answers.interactions, "comparisons": len(answers.comparisons),
                       "decisions": int(answers.decided.sum()), "auroc": value} | signals_now)  # fmt: skip
         means.append(member.mean(1))

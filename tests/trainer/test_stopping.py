@@ -13,6 +13,7 @@ from memethresher_trainer.settings import get_trainer_settings
 from memethresher_trainer.stopping import (
     OBSERVED_WEIGHT,
     expected_decision_change,
+    model_stopping_metrics,
     observed_decision_change,
     stopping_metrics,
 )
@@ -121,3 +122,28 @@ def test_training_stores_the_signal_in_the_model_version(env: Env, rated_memes: 
     assert stopping["next_ratings"] == 100
     assert 0 < stopping["decision_change_share"] < 0.5
     assert stopping["decision_changes"] == round(stopping["decision_change_share"] * 120)
+
+
+def test_the_disagreement_is_read_from_the_twin_and_the_change_from_the_ensemble() -> None:
+    scores, twin = members(0.0), members(0.5, m=8, seed=3)
+    metrics = stopping_metrics(scores, 200, 0.3, previous=scores.mean(1), spread_scores=twin)
+    assert metrics["disagreement_share"] == expected_decision_change(twin, 200, 0.3) > 0.05
+    assert metrics["observed_change_share"] == 0.0  # the ensemble's own decisions did not move
+
+
+def test_a_bootstrapped_twin_disagrees_more_than_the_ensemble_on_the_same_ratings(
+    env: Env, rated_memes: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rated_memes(120, 150)
+    shares = {}
+    for twin in ("false", "true"):
+        monkeypatch.setenv("MEMETHRESHER_STOPPING_SPREAD_TWIN", twin)
+        get_trainer_settings.cache_clear()
+        with session_scope() as session:
+            td = jobs.load_training_data(session, get_trainer_settings(), ENCODER)
+            assert td is not None
+            spread = jobs.spread_twin(get_trainer_settings(), td)
+            assert (spread is None) == (twin == "false")
+            model = jobs.fit_data(td).model
+            shares[twin] = model_stopping_metrics(model, td.vectors.matrix, 150, 0.3, twin=spread)["disagreement_share"]
+    assert shares["true"] > 3 * shares["false"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from memethresher_trainer import artifacts, data, publish
 from memethresher_trainer.acquire import propose
 from memethresher_trainer.curate import pick_for_curation, score_threshold
-from memethresher_trainer.model import EnsembleConfig
+from memethresher_trainer.model import Ensemble, EnsembleConfig
 from memethresher_trainer.score import summarize
 from memethresher_trainer.settings import TrainerSettings
 from memethresher_trainer.stopping import NEXT, model_stopping_metrics
@@ -62,6 +62,16 @@ def fit_data(td: TrainingData) -> FitResult:
     (benchmarks/RESULTS.md, learning, tenth round: warm won 21-22 of 23 rounds and ended 0.021-0.072
     AUROC behind fresh fits)."""
     return fit(td.vectors.matrix, td.pairs, td.config, [int(i) for i in td.vectors.ids])
+
+
+def spread_twin(settings: TrainerSettings, td: TrainingData) -> Ensemble | None:
+    """A bootstrapped twin of the ensemble on the same answers, only for the stopping signal: members that
+    all see every answer agree far more than the model is sure (see stopping.py); None when the ensemble
+    is bootstrapped itself or the twin is switched off."""
+    if td.config.bootstrap or not settings.stopping_spread_twin:
+        return None
+    config = replace(td.config, bootstrap=True)
+    return fit(td.vectors.matrix, td.pairs, config, [int(i) for i in td.vectors.ids]).model
 
 
 def save_version(
@@ -137,7 +147,9 @@ def train(session: Session, settings: TrainerSettings, encoder: str) -> dict[str
     result = fit_data(td)
     top = settings.curation_top_fraction_of(OVERALL)
     previous = earlier_scores(session, encoder, td.vectors, td.ratings.n_ratings - NEXT)
-    result.metrics["stopping"] = model_stopping_metrics(result.model, td.vectors.matrix, len(td.pairs), top, previous)
+    twin = spread_twin(settings, td)
+    result.metrics["stopping"] = model_stopping_metrics(result.model, td.vectors.matrix, len(td.pairs), top, previous,
+                                                        twin)  # fmt: skip
     version = save_version(session, settings, encoder, result, td.ratings)
     outcome = {"status": "trained", "model_version_id": version.id, "metrics": version.metrics}
     pinned = data.pinned_version(session, encoder)

@@ -80,12 +80,18 @@ def shown_share(disagreement: float, observed: float | None) -> float:
 
 
 def stopping_metrics(
-    member_scores: np.ndarray, n_ratings: int, top_fraction: float, previous: np.ndarray | None = None
+    member_scores: np.ndarray,
+    n_ratings: int,
+    top_fraction: float,
+    previous: np.ndarray | None = None,
+    spread_scores: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """What the trainer stores in a model version's metrics for the rating page and /api/stats.
 
-    `previous`: the scores (N,) of the same memes by the version trained about NEXT ratings earlier."""
-    disagreement = expected_decision_change(member_scores, n_ratings, top_fraction)
+    `previous`: the scores (N,) of the same memes by the version trained about NEXT ratings earlier;
+    `spread_scores`: member scores (N, M') of a bootstrapped twin, whose disagreement is read instead."""
+    spread = member_scores if spread_scores is None else spread_scores
+    disagreement = expected_decision_change(spread, n_ratings, top_fraction)
     current = member_scores.mean(1)
     observed = None if previous is None else observed_decision_change(current, previous, top_fraction)
     share = shown_share(disagreement, observed)
@@ -95,7 +101,14 @@ def stopping_metrics(
 
 
 def model_stopping_metrics(
-    model: Ensemble, vectors: np.ndarray, n_ratings: int, top_fraction: float, previous: np.ndarray | None = None
+    model: Ensemble,
+    vectors: np.ndarray,
+    n_ratings: int,
+    top_fraction: float,
+    previous: np.ndarray | None = None,
+    twin: Ensemble | None = None,
 ) -> dict[str, Any]:
-    """The signal for a freshly trained model over every embedded meme, on the overall axis (the first)."""
-    return stopping_metrics(fuse(model).member_scores(vectors)[:, :, 0], n_ratings, top_fraction, previous)
+    """The signal for a freshly trained model over every embedded meme, on the overall axis (the first);
+    the disagreement is read from `twin`, a bootstrapped ensemble on the same answers, when given."""
+    spread = None if twin is None else fuse(twin).member_scores(vectors)[:, :, 0]
+    return stopping_metrics(fuse(model).member_scores(vectors)[:, :, 0], n_ratings, top_fraction, previous, spread)
