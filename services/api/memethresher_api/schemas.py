@@ -107,8 +107,9 @@ class HistoryPageOut(BaseModel):
 
 class StoppingOut(BaseModel):
     """When to stop rating: keep/discard decisions the next `next_ratings` ratings are expected to change
-    (computed by the trainer when it trained): the larger of the estimate from the members' disagreement
-    and the share that changed since the version trained `next_ratings` ratings earlier (none before one)."""
+    (computed by the trainer when it trained): the larger of the estimate from the disagreement of a
+    bootstrapped twin of the ensemble and the share that changed since the version trained `next_ratings`
+    ratings earlier (none before one)."""
 
     next_ratings: int
     decision_change_share: float

@@ -11,10 +11,10 @@ benchmarks/bench_learning.py (predicted against the decisions that really change
 With members that all trained on the same answers that estimate fell far short there (about 1% predicted
 where 11% changed), while the share of decisions that changed over the previous 100 ratings was off by
 less than half as much; so the signal the product shows is the larger of the two, the observed one
-weighted. Bootstrapped members (`MEMETHRESHER_ENSEMBLE_BOOTSTRAP=true`, off by default for what they cost
-early) disagree about as much as the model is unsure: the estimate alone is then off by 0.034 on average
-(0.024 once 100 ratings are in; before that it still falls short in four rounds of five), the larger of the
-two by 0.038.
+weighted. Bootstrapped members disagree about as much as the model is unsure, but scoring with them
+costs AUROC early (`MEMETHRESHER_ENSEMBLE_BOOTSTRAP`, off). So the trainer fits a bootstrapped twin beside
+the ensemble and reads the spread from it (`MEMETHRESHER_STOPPING_SPREAD_TWIN`, on): the shown share's
+error fell from 0.065 to 0.038 (benchmarks/RESULTS.md, learning, tenth round).
 """
 
 from __future__ import annotations
