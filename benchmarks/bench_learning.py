@@ -2,7 +2,7 @@
 against the seed's recipe, judged by the worst family.
 
     python benchmarks/bench_learning.py [--quick] [--families pixels,conv] [--worlds 0,1,2] [--draws 2]
-                                        [--strategies uncertainty,random@raw] [--stand-in 128]
+                                        [--strategies uncertainty,random@raw] [--stand-in 128] [--no-twin]
     python benchmarks/bench_learning.py --seed-only --families conv --worlds 0   # fill the seed cache
     python benchmarks/bench_learning.py --strategies diverse,diverse/four,diverse+curation   # signals
 
@@ -39,7 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.learning import report  # noqa: E402
-from benchmarks.learning.loop import LEARNERS, learner_config, run_ours, spread_twin, strategy_chooser  # noqa: E402
+from benchmarks.learning.loop import LEARNERS, TWIN, learner_config, run_ours, strategy_chooser  # noqa: E402
 from benchmarks.learning.memes import load_memes  # noqa: E402
 from benchmarks.learning.seed_recipe import PLAN, QUICK_PLAN, cache_key, key_for, load_cache, seed_curve  # noqa: E402
 from benchmarks.learning.signals import parse_signals  # noqa: E402
@@ -82,7 +82,7 @@ def run_world(world: World, args: argparse.Namespace) -> dict[str, Any]:
         runs[name] = []
         for draw in range(args.first_draw, args.first_draw + args.draws):
             choose = strategy_chooser(signals.acquisition, draw, world.x[world.pool])
-            curve = run_ours(world, choose, args.budget, config, signals, spread_twin(learner))
+            curve = run_ours(world, choose, args.budget, config, signals, TWIN and not args.no_twin)
             runs[name].append({"draw": draw, "summary": report.summarize(curve, seed["curve"]), "curve": curve})
         print(f"  {world.name} {name}: AUROC at the end {[r['curve'][-1]['auroc'] for r in runs[name]]}", flush=True)
     return {"family": world.family, "world": world.seed, "seed_hidden": seed["hidden"],
@@ -125,6 +125,8 @@ def parse() -> argparse.Namespace:
                         help="seed-recipe width where no full-width curve is cached (0: run it)")  # fmt: skip
     parser.add_argument("--seed-threads", type=int, default=2, help="torch threads for the seed recipe")
     parser.add_argument("--seed-only", action="store_true", help="only run (or find) the seed recipe's curves")
+    parser.add_argument("--no-twin", action="store_true",
+                        help="stopping signal from the members themselves, no twin: half the fits")  # fmt: skip
     parser.add_argument("--features", type=Path, help="cache of the embedded sample memes (.npz)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file")
     parser.add_argument("--plot", type=Path, default=PLOT, help="AUROC against labels (PNG)")

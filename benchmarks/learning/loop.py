@@ -4,7 +4,6 @@ person's interactions: a pair, a best of four or a keep/discard decision is one 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -12,11 +11,13 @@ import torch
 from memethresher_trainer.acquire import propose
 from memethresher_trainer.evaluate import auroc
 from memethresher_trainer.model import Ensemble, EnsembleConfig
+from memethresher_trainer.settings import TrainerSettings
 from memethresher_trainer.stopping import (
     NEXT,
     expected_decision_change,
     keep_decisions,
     observed_decision_change,
+    twin_config,
 )
 from memethresher_trainer.train import FitResult, Pairs, fit
 
@@ -40,10 +41,9 @@ LEARNERS: dict[str, dict[str, Any]] = {
     "members32": {"members": 32},
     "hidden256": {"hidden": 256},
     "bootstrap": {"bootstrap": True},  # each member weighs the answers by its own Poisson(1) draws (tenth round)
-    # Not a config: the stopping signal's disagreement read from a bootstrapped twin of the ensemble fitted
-    # on the same answers, the scores from the plain ensemble, as the trainer does (stopping.py).
-    "twin": {"spread_twin": True},
 }
+# The stopping signal reads a bootstrapped twin's disagreement as the trainer does by default (stopping.py).
+TWIN = bool(TrainerSettings.model_fields["stopping_spread_twin"].default)
 
 
 def strategy_chooser(strategy: str, draw: int = 0, vectors: np.ndarray | None = None) -> Chooser:
@@ -75,11 +75,7 @@ def judge(world: World, model: Ensemble) -> tuple[float, np.ndarray]:
 
 
 def learner_config(world: World, learner: str) -> EnsembleConfig:
-    return EnsembleConfig(dim=world.x.shape[1], **{k: v for k, v in LEARNERS[learner].items() if k != "spread_twin"})
-
-
-def spread_twin(learner: str) -> bool:
-    return bool(LEARNERS[learner].get("spread_twin", False))
+    return EnsembleConfig(dim=world.x.shape[1], **LEARNERS[learner])
 
 
 def extend(pairs: Pairs, a: np.ndarray, b: np.ndarray, rater: Rater) -> Pairs:
@@ -118,11 +114,12 @@ def run_ours(
     budget: int,
     config: EnsembleConfig,
     signals: Signals | None = None,
-    twin: bool = False,
+    twin: bool = TWIN,
 ) -> list[dict]:
     """One run of the loop up to `budget` interactions: the curve of (interactions as `labels`, comparisons,
     decisions, AUROC, predicted change of the curation decision from the next ratings) after each retrain;
-    `signals`: how the person answers (default: pairs); `twin`: the disagreement from a bootstrapped twin."""
+    `signals`: how the person answers (default: pairs); `twin`: the disagreement read from a bootstrapped
+    twin (stopping.twin_config), as the trainer reads it."""
     rng, rater = np.random.default_rng(world.seed), Rater(world.taste[world.pool], world.seed)
     answers = Answers(world, rater, signals or Signals("pairs"), (config.keep_target, config.discard_target))
     answers.first(FIRST_RANDOM, rng)
@@ -131,7 +128,8 @@ def run_ours(
     means: list[np.ndarray] = []
     for stop in [r for r in ROUNDS if r <= budget] + [None]:
         value, member = judge(world, train(world, config, answers.pairs).model)
-        spread = judge(world, train(world, replace(config, bootstrap=True), answers.pairs).model)[1] if twin else None
+        twin_recipe = twin_config(config) if twin else None
+        spread = None if twin_recipe is None else judge(world, train(world, twin_recipe, answers.pairs).model)[1]
         signals_now = stopping_signals(member, answers.interactions, curve, means, spread)
         curve.append({"labels": answers.interactions, "comparisons": len(answers.comparisons),
                       "decisions": int(answers.decided.sum()), "auroc": value} | signals_now)  # fmt: skip

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from memethresher_trainer.curate import pick_for_curation, score_threshold
 from memethresher_trainer.model import Ensemble, EnsembleConfig
 from memethresher_trainer.score import summarize
 from memethresher_trainer.settings import TrainerSettings
-from memethresher_trainer.stopping import NEXT, model_stopping_metrics
+from memethresher_trainer.stopping import NEXT, model_stopping_metrics, twin_config
 from memethresher_trainer.train import FitResult, Pairs, fit
 
 log = logging.getLogger(__name__)
@@ -56,22 +56,21 @@ def load_training_data(
     return TrainingData(vectors, config, ratings)
 
 
-def fit_data(td: TrainingData) -> FitResult:
-    """A fresh fit on everything rated so far. No warm start from the current version: that version was
-    refit on the validation pairs too, so it always looked better there and held every later round back
-    (benchmarks/RESULTS.md, learning, tenth round: warm won 21-22 of 23 rounds and ended 0.021-0.072
-    AUROC behind fresh fits)."""
-    return fit(td.vectors.matrix, td.pairs, td.config, [int(i) for i in td.vectors.ids])
+def fit_data(td: TrainingData, config: EnsembleConfig | None = None) -> FitResult:
+    """A fresh fit on everything rated so far, with `config` instead of the data's recipe if given.
+
+    No warm start from the current version: that version was refit on the validation pairs too, so it
+    always looked better there and held every later round back (benchmarks/RESULTS.md, learning, tenth
+    round: warm won 21-22 of 23 rounds and ended 0.021-0.072 AUROC behind fresh fits)."""
+    return fit(td.vectors.matrix, td.pairs, config or td.config, [int(i) for i in td.vectors.ids])
 
 
 def spread_twin(settings: TrainerSettings, td: TrainingData) -> Ensemble | None:
     """A bootstrapped twin of the ensemble on the same answers, only for the stopping signal: members that
     all see every answer agree far more than the model is sure (see stopping.py); None when the ensemble
     is bootstrapped itself or the twin is switched off."""
-    if td.config.bootstrap or not settings.stopping_spread_twin:
-        return None
-    config = replace(td.config, bootstrap=True)
-    return fit(td.vectors.matrix, td.pairs, config, [int(i) for i in td.vectors.ids]).model
+    config = twin_config(td.config)
+    return None if config is None or not settings.stopping_spread_twin else fit_data(td, config).model
 
 
 def save_version(

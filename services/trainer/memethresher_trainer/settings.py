@@ -33,7 +33,7 @@ class TrainerSettings(Settings):
     # how unsure the model is (the stopping signal reads it; see EnsembleConfig.bootstrap).
     ensemble_bootstrap: bool = _RECIPE["bootstrap"]
     # Read the stopping signal's disagreement from a bootstrapped twin of the ensemble, fitted on the same
-    # answers beside it (twice the training time): the ensemble's own members barely disagree.
+    # answers beside it (a second fit per retrain): the ensemble's own members barely disagree.
     stopping_spread_twin: bool = True
     choice_targets: dict[str, float] = Field(default_factory=lambda: dict(CHOICE_TARGETS))
     # A keep and a discard in the curation queue, as targets against the learned keep threshold.

@@ -20,12 +20,13 @@ error fell from 0.065 to 0.038 (benchmarks/RESULTS.md, learning, tenth round).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from memethresher_trainer.model import Ensemble
+from memethresher_trainer.model import Ensemble, EnsembleConfig
 from memethresher_trainer.score import fuse
 
 NEXT = 100  # ratings the signal looks ahead
@@ -47,6 +48,12 @@ def expected_decision_change(member_scores: np.ndarray, n_ratings: int, top_frac
     move = spread * math.sqrt(more / (max(n_ratings, 0) + more) + 2.0 / member_scores.shape[1])
     z = np.abs(mean - threshold) / np.maximum(move, 1e-12)
     return float(torch.special.ndtr(torch.from_numpy(-z)).mean())  # P(N(0, 1) > z)
+
+
+def twin_config(config: EnsembleConfig) -> EnsembleConfig | None:
+    """The recipe of the bootstrapped twin whose disagreement the signal reads; None when the ensemble is
+    bootstrapped itself, and its own members disagree enough."""
+    return None if config.bootstrap else replace(config, bootstrap=True)
 
 
 def keep_decisions(scores: np.ndarray, top_fraction: float) -> np.ndarray:
