@@ -119,7 +119,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--draws", type=int, help="runs of each strategy a world (default 2; --quick 1)")
     parser.add_argument("--first-draw", type=int, default=0,
                         help="index of the first draw: adds draws to an earlier run's, for --merge")  # fmt: skip
-    parser.add_argument("--strategies", default=f"{DEFAULT},random",
+    parser.add_argument("--strategies", default=",".join(dict.fromkeys([DEFAULT, "random"])),
                         help=f"acquisition[@learner], learners {sorted(LEARNERS)}; '+random': half random")  # fmt: skip
     parser.add_argument("--stand-in", type=int, default=0,
                         help="seed-recipe width where no full-width curve is cached (0: run it)")  # fmt: skip
