@@ -47,6 +47,8 @@ def test_training_publishes_a_version_scores_pairs_and_curation(env: Env, rated_
         assert Path(version.artifact).is_relative_to(env.storage / "models")
         assert (Path(version.artifact) / "weights.safetensors").is_file()
         assert version.metrics["val_loss"] is not None
+        # Both fits of a retrain are timed: the ensemble and the stopping signal's twin.
+        assert version.metrics["train_seconds"] > 0 and version.metrics["twin_train_seconds"] > 0
         curve = session.execute(select(TrainingMetric).order_by(TrainingMetric.step)).scalars().all()
         assert len(curve) == version.metrics["epochs_run"] and curve[0].val_loss is not None
         scores = dict(session.execute(select(Score.meme_id, Score.mean)).all())

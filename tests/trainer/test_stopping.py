@@ -145,5 +145,8 @@ def test_a_bootstrapped_twin_disagrees_more_than_the_ensemble_on_the_same_rating
             spread = jobs.spread_twin(get_trainer_settings(), td)
             assert (spread is None) == (twin == "false")
             model = jobs.fit_data(td).model
-            shares[twin] = model_stopping_metrics(model, td.vectors.matrix, 150, 0.3, twin=spread)["disagreement_share"]
+            twin_model = None if spread is None else spread.model
+            shares[twin] = model_stopping_metrics(model, td.vectors.matrix, 150, 0.3, twin=twin_model)[
+                "disagreement_share"
+            ]
     assert shares["true"] > 3 * shares["false"]

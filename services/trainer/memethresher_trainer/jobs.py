@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from memethresher_trainer import artifacts, data, publish
 from memethresher_trainer.acquire import propose
 from memethresher_trainer.curate import pick_for_curation, score_threshold
-from memethresher_trainer.model import Ensemble, EnsembleConfig
+from memethresher_trainer.model import EnsembleConfig
 from memethresher_trainer.score import summarize
 from memethresher_trainer.settings import TrainerSettings
 from memethresher_trainer.stopping import NEXT, model_stopping_metrics, twin_config
@@ -65,12 +65,12 @@ def fit_data(td: TrainingData, config: EnsembleConfig | None = None) -> FitResul
     return fit(td.vectors.matrix, td.pairs, config or td.config, [int(i) for i in td.vectors.ids])
 
 
-def spread_twin(settings: TrainerSettings, td: TrainingData) -> Ensemble | None:
+def spread_twin(settings: TrainerSettings, td: TrainingData) -> FitResult | None:
     """A bootstrapped twin of the ensemble on the same answers, only for the stopping signal: members that
     all see every answer agree far more than the model is sure (see stopping.py); None when the ensemble
     is bootstrapped itself or the twin is switched off."""
     config = twin_config(td.config)
-    return None if config is None or not settings.stopping_spread_twin else fit_data(td, config).model
+    return None if config is None or not settings.stopping_spread_twin else fit_data(td, config)
 
 
 def save_version(
@@ -147,8 +147,11 @@ def train(session: Session, settings: TrainerSettings, encoder: str) -> dict[str
     top = settings.curation_top_fraction_of(OVERALL)
     previous = earlier_scores(session, encoder, td.vectors, td.ratings.n_ratings - NEXT)
     twin = spread_twin(settings, td)
+    if twin is not None:  # a retrain's cost is both fits
+        result.metrics["twin_train_seconds"] = twin.metrics["train_seconds"]
+    twin_model = None if twin is None else twin.model
     result.metrics["stopping"] = model_stopping_metrics(result.model, td.vectors.matrix, len(td.pairs), top, previous,
-                                                        twin)  # fmt: skip
+                                                        twin_model)  # fmt: skip
     version = save_version(session, settings, encoder, result, td.ratings)
     outcome = {"status": "trained", "model_version_id": version.id, "metrics": version.metrics}
     pinned = data.pinned_version(session, encoder)
