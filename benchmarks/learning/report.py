@@ -134,14 +134,19 @@ def plot(curves: dict[str, dict[str, list[list[dict]]]], held_out: dict[str, boo
     cols = min(3, len(families))
     rows = -(-len(families) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False, sharey=True)
+    # One colour per strategy in every panel, and every strategy in the legend, also those that ran in
+    # some families only.
+    names = list(dict.fromkeys(name for family in families for name in curves[family] if name != "seed recipe"))
+    colours = {name: plt.get_cmap("tab10")(i % 10) for i, name in enumerate(names)} | {"seed recipe": "black"}
+    handles: dict[str, Any] = {}
     for ax, family in zip(axes.flat, families, strict=False):
         for name, runs in curves[family].items():
             labels = sorted({p["labels"] for run in runs for p in run})
             mean = [np.mean([auroc_at(run, n) or np.nan for run in runs]) for n in labels]
-            style = {"marker": "s", "linestyle": "--", "color": "black"} if name == "seed recipe" else {}
+            style = {"marker": "s", "linestyle": "--"} if name == "seed recipe" else {}
             if name.endswith("by comparisons"):
                 style = {"linestyle": ":"}
-            ax.plot(labels, mean, label=name, **style)
+            (handles[name],) = ax.plot(labels, mean, label=name, color=colours[name], **style)
         ax.set_title(f"{family} ({'held out' if held_out[family] else 'tuning'})")
         ax.set_xlabel("interactions (a pair, a four or a decision each)")
         ax.grid(alpha=0.3)
@@ -149,7 +154,8 @@ def plot(curves: dict[str, dict[str, list[list[dict]]]], held_out: dict[str, boo
         ax.set_ylabel("AUROC on held-out memes")
     for ax in list(axes.flat)[len(families) :]:
         ax.axis("off")
-    axes[0, 0].legend(fontsize=8, loc="lower right")
+    order = [name for name in ["seed recipe", *names] if name in handles]
+    axes[0, 0].legend([handles[name] for name in order], order, fontsize=8, loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
